@@ -1,0 +1,293 @@
+"""One test per moto deviation the emulator corrects; each fails against plain moto 5.2.5."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import pg8000.native
+import pytest
+from botocore.exceptions import ClientError
+
+Aws = Callable[[str], Any]
+
+MANAGED_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+)
+ENGINE_DEFAULTS_WE_TUNE = (
+    "rds.force_ssl",
+    "log_min_duration_statement",
+    "log_connections",
+    "log_disconnections",
+    "log_statement",
+    "rds.log_retention_period",
+    "shared_preload_libraries",
+)
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def _vpc_subnet(ec2: Any, cidr: str) -> tuple[str, str]:
+    vpc_id = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr)["Subnet"]["SubnetId"]
+    return vpc_id, subnet_id
+
+
+def _tags_of(ec2: Any, resource_id: str, resource_type: str) -> list[dict[str, str]]:
+    # The filter amazon.aws's describe_ec2_tags sends.
+    filters = [
+        {"Name": "resource-id", "Values": [resource_id]},
+        {"Name": "resource-type", "Values": [resource_type]},
+    ]
+    return ec2.describe_tags(Filters=filters)["Tags"]
+
+
+def _parameters(rds: Any, group: str, **extra: str) -> dict[str, dict[str, Any]]:
+    pages = rds.get_paginator("describe_db_parameters").paginate(
+        DBParameterGroupName=group, **extra
+    )
+    return {p["ParameterName"]: p for page in pages for p in page["Parameters"]}
+
+
+def test_aws_managed_policies_exist(aws: Aws) -> None:
+    iam = aws("iam")
+    for arn in MANAGED_POLICIES:
+        assert iam.get_policy(PolicyArn=arn)["Policy"]["Arn"] == arn
+
+
+def test_lambda_invoke_answers_without_docker(aws: Aws, unique: str) -> None:
+    role = aws("iam").create_role(
+        RoleName=f"fn-{unique}", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
+    )
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return {'ok': True}\n")
+    lambda_client = aws("lambda")
+    lambda_client.create_function(
+        FunctionName=f"fn-{unique}",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="handler.handler",
+        Code={"ZipFile": package.getvalue()},
+    )
+    answer = lambda_client.invoke(FunctionName=f"fn-{unique}", Payload=b"{}")
+    assert answer["StatusCode"] == 200
+    assert "FunctionError" not in answer
+
+
+def test_unknown_parameter_group_is_not_found(aws: Aws, unique: str) -> None:
+    with pytest.raises(ClientError) as raised:
+        aws("rds").describe_db_parameter_groups(DBParameterGroupName=f"missing-{unique}")
+    assert raised.value.response["Error"]["Code"] == "DBParameterGroupNotFound"
+
+
+def test_new_parameter_group_carries_engine_defaults(aws: Aws, unique: str) -> None:
+    rds = aws("rds")
+    group = f"pg16-{unique}"
+    rds.create_db_parameter_group(
+        DBParameterGroupName=group, DBParameterGroupFamily="postgres16", Description="test"
+    )
+    parameters = _parameters(rds, group)
+    assert set(ENGINE_DEFAULTS_WE_TUNE) <= set(parameters)
+    force_ssl = parameters["rds.force_ssl"]
+    assert force_ssl["Source"] == "engine-default"
+    assert (force_ssl["DataType"], force_ssl["AllowedValues"]) == ("boolean", "0,1")
+    assert (force_ssl["ApplyType"], force_ssl["IsModifiable"]) == ("dynamic", True)
+    # What rds_instance_param_group does: modify, then compare on the next run.
+    rds.modify_db_parameter_group(
+        DBParameterGroupName=group,
+        Parameters=[
+            {"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "immediate"},
+            {
+                "ParameterName": "log_min_duration_statement",
+                "ParameterValue": "500",
+                "ApplyMethod": "immediate",
+            },
+        ],
+    )
+    user_set = _parameters(rds, group, Source="user")
+    assert {n: p["ParameterValue"] for n, p in user_set.items()} == {
+        "rds.force_ssl": "1",
+        "log_min_duration_statement": "500",
+    }
+    assert user_set["log_min_duration_statement"]["DataType"] == "integer"
+
+
+def test_nat_gateway_and_eip_tags_found_by_aws_resource_types(aws: Aws, unique: str) -> None:
+    ec2 = aws("ec2")
+    _, subnet_id = _vpc_subnet(ec2, "10.91.0.0/24")
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    ec2.create_tags(Resources=[allocation], Tags=[{"Key": "Name", "Value": f"eip-{unique}"}])
+    nat_id = ec2.create_nat_gateway(
+        SubnetId=subnet_id,
+        AllocationId=allocation,
+        TagSpecifications=[
+            {"ResourceType": "natgateway", "Tags": [{"Key": "Name", "Value": f"nat-{unique}"}]}
+        ],
+    )["NatGateway"]["NatGatewayId"]
+    nat_tags = _tags_of(ec2, nat_id, "natgateway")
+    eip_tags = _tags_of(ec2, allocation, "elastic-ip")
+    assert [(t["Value"], t["ResourceType"]) for t in nat_tags] == [(f"nat-{unique}", "natgateway")]
+    assert [(t["Value"], t["ResourceType"]) for t in eip_tags] == [(f"eip-{unique}", "elastic-ip")]
+
+
+def test_cluster_describes_empty_capacity_providers(aws: Aws, unique: str) -> None:
+    ecs = aws("ecs")
+    ecs.create_cluster(clusterName=f"cluster-{unique}")
+    cluster = ecs.describe_clusters(clusters=[f"cluster-{unique}"])["clusters"][0]
+    assert cluster["capacityProviders"] == []
+    assert cluster["defaultCapacityProviderStrategy"] == []
+
+
+def test_service_keeps_grace_period_and_deployment_configuration(aws: Aws, unique: str) -> None:
+    ecs = aws("ecs")
+    cluster = f"svc-{unique}"
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(
+        family=f"td-{unique}",
+        containerDefinitions=[{"name": "web", "image": "nginx", "memory": 128}],
+    )
+    requested = {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 50,
+    }
+    created = ecs.create_service(
+        cluster=cluster,
+        serviceName="web",
+        taskDefinition=f"td-{unique}",
+        desiredCount=1,
+        healthCheckGracePeriodSeconds=60,
+        deploymentConfiguration=requested,
+    )["service"]
+    assert created["healthCheckGracePeriodSeconds"] == 60
+    assert created["deploymentConfiguration"] == requested
+    ecs.update_service(cluster=cluster, service="web", healthCheckGracePeriodSeconds=120)
+    described = ecs.describe_services(cluster=cluster, services=["web"])["services"][0]
+    assert described["healthCheckGracePeriodSeconds"] == 120
+    assert described["deploymentConfiguration"] == requested
+
+
+def test_put_image_digest_is_sha256_of_manifest(aws: Aws, unique: str) -> None:
+    ecr = aws("ecr")
+    ecr.create_repository(repositoryName=f"repo-{unique}")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 2,
+                "digest": "sha256:" + hashlib.sha256(b"{}").hexdigest(),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 5,
+                    "digest": "sha256:" + hashlib.sha256(f"layer{unique}".encode()).hexdigest(),
+                }
+            ],
+        },
+        indent=3,
+    )
+    image = ecr.put_image(repositoryName=f"repo-{unique}", imageManifest=manifest, imageTag="v1")
+    expected = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    assert image["image"]["imageId"]["imageDigest"] == expected
+
+
+def test_source_dest_check_off_shows_on_primary_eni(aws: Aws) -> None:
+    ec2 = aws("ec2")
+    _, subnet_id = _vpc_subnet(ec2, "10.92.0.0/24")
+    instance = ec2.run_instances(
+        ImageId="ami-12c6146b", InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=subnet_id
+    )["Instances"][0]
+    ec2.modify_instance_attribute(
+        InstanceId=instance["InstanceId"], SourceDestCheck={"Value": False}
+    )
+    eni_id = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+    described = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])
+    assert eni["SourceDestCheck"] is False
+    assert described["Reservations"][0]["Instances"][0]["SourceDestCheck"] is False
+
+
+def _connect(env: dict[str, str], user: str, password: str, database: str) -> Any:
+    return pg8000.native.Connection(
+        user=user, password=password, host="127.0.0.1", port=int(env["PGPORT"]), database=database
+    )
+
+
+def test_db_instance_endpoint_is_a_live_postgres(
+    aws: Aws, emulator_env: dict[str, str], unique: str
+) -> None:
+    rds = aws("rds")
+    master, database = f"master_{unique}", f"appdb_{unique}"
+    created = rds.create_db_instance(
+        DBInstanceIdentifier=f"db-{unique}",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        EngineVersion="16.3",
+        AllocatedStorage=20,
+        MasterUsername=master,
+        MasterUserPassword="first-Password1",
+        DBName=database,
+    )["DBInstance"]
+    assert created["Endpoint"] == {"Address": "127.0.0.1", "Port": int(emulator_env["PGPORT"])}
+    session = _connect(emulator_env, master, "first-Password1", database)
+    role = session.run(
+        "SELECT rolcreaterole, rolcreatedb, rolsuper, pg_has_role(current_user, 'rds_superuser',"
+        " 'MEMBER'), (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname ="
+        " current_database()) FROM pg_roles WHERE rolname = current_user"
+    )
+    assert role == [[True, True, False, True, master]]
+    session.run(f"CREATE ROLE app_{unique} LOGIN")
+    session.run(f"GRANT rds_iam TO app_{unique}")  # what db_init does on RDS
+    session.close()
+
+    rds.modify_db_instance(
+        DBInstanceIdentifier=f"db-{unique}",
+        MasterUserPassword="second-Password2",
+        ApplyImmediately=True,
+    )
+    with pytest.raises(pg8000.native.DatabaseError):
+        _connect(emulator_env, master, "first-Password1", database)
+    _connect(emulator_env, master, "second-Password2", database).close()
+
+    replica = rds.create_db_instance_read_replica(
+        DBInstanceIdentifier=f"db-{unique}-replica", SourceDBInstanceIdentifier=f"db-{unique}"
+    )["DBInstance"]
+    assert replica["Endpoint"] == created["Endpoint"]
+
+
+def test_db_instances_have_their_own_resource_ids(aws: Aws, unique: str) -> None:
+    rds = aws("rds")
+    for suffix in ("a", "b"):
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"ids-{unique}-{suffix}",
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            AllocatedStorage=20,
+            MasterUsername=f"ids_{unique}",
+            MasterUserPassword="Password-123",
+        )
+    described = rds.describe_db_instances()["DBInstances"]
+    ids = {
+        d["DbiResourceId"]
+        for d in described
+        if d["DBInstanceIdentifier"].startswith(f"ids-{unique}")
+    }
+    assert len(ids) == 2

@@ -1,0 +1,68 @@
+"""Command line: python -m tools.emulator start|stop|status|env."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from tools.emulator import launcher
+
+
+def _start() -> int:
+    began = time.monotonic()
+    state = launcher.start()
+    sys.stdout.write(launcher.export_lines(state))
+    elapsed = time.monotonic() - began
+    print(f"emulator ready in {elapsed:.1f}s: {state.endpoint_url}", file=sys.stderr)
+    return 0
+
+
+def _stop() -> int:
+    stopped = launcher.stop()
+    print("emulator stopped" if stopped else "emulator was not running", file=sys.stderr)
+    return 0
+
+
+def _status() -> int:
+    state = launcher.load_state(launcher.state_dir())
+    if state is None:
+        print("emulator: not running")
+        return 1
+    health = launcher.health(state)
+    print(
+        f"moto: {'healthy' if health['moto'] else 'DOWN'} (pid {state.moto_pid}, "
+        f"{state.endpoint_url})"
+    )
+    print(
+        f"postgres: {'healthy' if health['postgres'] else 'DOWN'} (pid {state.pg_pid}, "
+        f"127.0.0.1:{state.pg_port})"
+    )
+    return 0 if all(health.values()) else 1
+
+
+def _env() -> int:
+    state = launcher.load_state(launcher.state_dir())
+    if state is None:
+        print("emulator is not running: scripts/emulator start", file=sys.stderr)
+        return 1
+    sys.stdout.write(launcher.export_lines(state))
+    return 0
+
+
+COMMANDS = {"start": _start, "stop": _stop, "status": _status, "env": _env}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/emulator", description=__doc__)
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    command = parser.parse_args(argv).command
+    try:
+        return COMMANDS[command]()
+    except launcher.EmulatorError as error:
+        print(f"emulator: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

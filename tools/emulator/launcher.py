@@ -1,0 +1,256 @@
+"""Start, stop and describe the local AWS emulator: patched moto + PostgreSQL, on loopback.
+
+State lives in `.emulator/` at the repository root, or in `$DJANGO_ECS_EMULATOR_DIR` so that
+a second copy can run next to the first: `state.json` (pids, ports, PostgreSQL credentials,
+mode 0600), `logs/moto.log`, `logs/postgres.log`, and a lock file serialising start/stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tools.emulator import postgres, rds_postgres
+from tools.emulator.processes import (
+    LOOPBACK,
+    free_loopback_ports,
+    is_alive,
+    tail,
+    terminate,
+    wait_until,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STATE_DIR_ENV = "DJANGO_ECS_EMULATOR_DIR"
+MOTO_MARKER = "tools.emulator.moto_patched"
+START_TIMEOUT = 30.0
+# Lambda's docker-free backend: Invoke answers without starting a container (no Docker here).
+MOTO_CONFIG = {"lambda": {"use_docker": False}}
+
+
+class EmulatorError(RuntimeError):
+    """The emulator could not be started or is not running."""
+
+
+@dataclass(frozen=True)
+class EmulatorState:
+    moto_pid: int
+    moto_port: int
+    pg_pid: int
+    pg_port: int
+    pg_user: str
+    pg_password: str
+    pg_base_dir: str  # mktemp folder holding the data dir and the Unix socket
+    started_at: float
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.moto_port}"
+
+
+def state_dir() -> Path:
+    configured = os.environ.get(STATE_DIR_ENV)
+    return Path(configured).resolve() if configured else REPO_ROOT / ".emulator"
+
+
+def _state_file(directory: Path) -> Path:
+    return directory / "state.json"
+
+
+def load_state(directory: Path) -> EmulatorState | None:
+    try:
+        return EmulatorState(**json.loads(_state_file(directory).read_text()))
+    except (FileNotFoundError, json.JSONDecodeError, TypeError):
+        return None
+
+
+def save_state(directory: Path, state: EmulatorState) -> None:
+    """Write atomically, readable by the owner only (it holds the superuser password)."""
+    target = _state_file(directory)
+    temporary = target.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(asdict(state), handle, indent=2)
+    os.chmod(temporary, 0o600)
+    temporary.replace(target)
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """One start/stop at a time per state dir (the test runner and molecule may race)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def env_vars(state: EmulatorState) -> dict[str, str]:
+    """What clients need: the AWS endpoint with fake credentials, libpq's variables."""
+    return {
+        "AWS_ENDPOINT_URL": state.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "PGHOST": LOOPBACK,
+        "PGPORT": str(state.pg_port),
+        "PGUSER": state.pg_user,
+        "PGPASSWORD": state.pg_password,
+        "PGDATABASE": "postgres",
+        "DJANGO_ECS_EMULATOR": "1",
+    }
+
+
+def export_lines(state: EmulatorState) -> str:
+    lines = []
+    for name, value in env_vars(state).items():
+        if name == "AWS_DEFAULT_REGION":
+            # Only a default: a region the caller already chose wins when evaluated.
+            lines.append('export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"')
+        else:
+            lines.append(f"export {name}={shlex.quote(value)}")
+    return "\n".join(lines) + "\n"
+
+
+# Health ---------------------------------------------------------------------------------------
+def moto_healthy(state: EmulatorState) -> bool:
+    if not is_alive(state.moto_pid, MOTO_MARKER):
+        return False
+    try:
+        with urllib.request.urlopen(f"{state.endpoint_url}/moto-api/", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def postgres_healthy(state: EmulatorState) -> bool:
+    base = Path(state.pg_base_dir)
+    return postgres.server_alive(state.pg_pid, base) and postgres.is_ready(state.pg_port)
+
+
+def health(state: EmulatorState) -> dict[str, bool]:
+    return {"moto": moto_healthy(state), "postgres": postgres_healthy(state)}
+
+
+# Start ----------------------------------------------------------------------------------------
+def start(directory: Path | None = None) -> EmulatorState:
+    """Start both servers, or return the running ones untouched if they are healthy."""
+    directory = directory or state_dir()
+    with _locked(directory):
+        state = load_state(directory)
+        if state is not None and all(health(state).values()):
+            return state
+        if state is not None:
+            _teardown(directory, state)  # half-dead: start afresh
+        return _launch(directory)
+
+
+def _launch(directory: Path) -> EmulatorState:
+    logs = directory / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    moto_port, pg_port = free_loopback_ports(2)
+    password = secrets.token_urlsafe(24)
+    runtime = postgres.PgRuntime.detect()
+    base = postgres.make_base_dir(runtime)
+    moto = _spawn_moto(moto_port, pg_port, password, logs / "moto.log")
+    state = EmulatorState(
+        moto_pid=moto.pid,
+        moto_port=moto_port,
+        pg_pid=0,
+        pg_port=pg_port,
+        pg_user=postgres.SUPERUSER,
+        pg_password=password,
+        pg_base_dir=str(base),
+        started_at=time.time(),
+    )
+    save_state(directory, state)  # from here on, stop() can clean up whatever happens
+    try:
+        with open(logs / "postgres.log", "ab") as pg_log:
+            data_dir = postgres.init_cluster(runtime, base, password, pg_log)
+            server = postgres.start_server(runtime, base, data_dir, pg_port, pg_log)
+        state = EmulatorState(**{**asdict(state), "pg_pid": server.pid})
+        save_state(directory, state)
+        _wait_healthy(state, logs)
+        postgres.create_rds_roles(pg_port, password)
+        _configure_moto(state)
+    except BaseException:
+        _teardown(directory, state)
+        raise
+    return state
+
+
+def _spawn_moto(
+    port: int, pg_port: int, pg_password: str, log_path: Path
+) -> subprocess.Popen[bytes]:
+    environment = {
+        **os.environ,
+        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+        rds_postgres.ENV_HOST: LOOPBACK,
+        rds_postgres.ENV_PORT: str(pg_port),
+        rds_postgres.ENV_USER: postgres.SUPERUSER,
+        rds_postgres.ENV_PASSWORD: pg_password,
+        "PYTHONUNBUFFERED": "1",
+    }
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", MOTO_MARKER, "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the launcher; stop() signals its group
+        )
+
+
+def _wait_healthy(state: EmulatorState, logs: Path) -> None:
+    if not wait_until(lambda: postgres_healthy(state), START_TIMEOUT):
+        raise EmulatorError(f"PostgreSQL did not start:\n{tail(logs / 'postgres.log')}")
+    if not wait_until(lambda: moto_healthy(state), START_TIMEOUT):
+        raise EmulatorError(f"moto did not start:\n{tail(logs / 'moto.log')}")
+
+
+def _configure_moto(state: EmulatorState) -> None:
+    request = urllib.request.Request(
+        f"{state.endpoint_url}/moto-api/config",
+        data=json.dumps(MOTO_CONFIG).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        applied = json.loads(response.read())
+    if applied.get("lambda") != MOTO_CONFIG["lambda"]:
+        raise EmulatorError(f"moto refused its configuration: {applied}")
+
+
+# Stop -----------------------------------------------------------------------------------------
+def stop(directory: Path | None = None) -> bool:
+    """Stop both servers and remove the PostgreSQL data. False if nothing was recorded."""
+    directory = directory or state_dir()
+    with _locked(directory):
+        state = load_state(directory)
+        if state is None:
+            return False
+        _teardown(directory, state)
+        return True
+
+
+def _teardown(directory: Path, state: EmulatorState) -> None:
+    postgres.stop_server(state.pg_pid, Path(state.pg_base_dir))
+    terminate(state.moto_pid, MOTO_MARKER, (signal.SIGTERM, signal.SIGKILL), grace=5)
+    _state_file(directory).unlink(missing_ok=True)

@@ -1,0 +1,347 @@
+"""moto server (5.2.5) with the emulator's corrections of its known deviations from AWS.
+
+Run by the launcher as `python -m tools.emulator.moto_patched -H 127.0.0.1 -p <port>`. Each
+`patch_*` function restores one AWS behaviour our Ansible modules rely on; each is pinned by a
+test in tests/emulator/test_deviations.py that fails on plain moto. The patches change what the
+emulator answers, never what the collection sends to AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import os
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from moto.core.config import default_user_config
+from moto.ec2.models import tags as ec2_tags
+from moto.ec2.models.instances import Instance
+from moto.ecr.models import ECRBackend
+from moto.ecs.models import Cluster
+from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.rds.exceptions import DBParameterGroupNotFoundError, RDSClientError
+from moto.rds.models import DBInstance, DBParameterGroup, RDSBackend
+from moto.rds.responses import RDSResponse
+
+from tools.emulator import rds_engine_defaults, rds_postgres
+
+LOOPBACK = "127.0.0.1"
+
+
+def _wrap(owner: Any, name: str, wrapper: Callable[..., Any]) -> None:
+    """Replace owner.name by wrapper(original, ...), keeping the original's metadata."""
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        return wrapper(original, *args, **kwargs)
+
+    setattr(owner, name, patched)
+
+
+# 1. IAM ---------------------------------------------------------------------------------------
+def patch_iam_managed_policies() -> None:
+    # AWS: every account sees the AWS managed policies (arn:aws:iam::aws:policy/...); moto
+    # loads them only with this flag. The launcher sets it too; this covers direct runs.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+
+
+# 2. Lambda ------------------------------------------------------------------------------------
+def patch_lambda_without_docker() -> None:
+    # AWS: Invoke runs the function and answers 200. moto tries to start a Docker container
+    # (there is no Docker engine here) unless its docker-free backend is chosen; the launcher
+    # also POSTs {"lambda": {"use_docker": false}} to /moto-api/config at start.
+    default_user_config["lambda"] = {"use_docker": False}
+
+
+# 3. RDS parameter groups ----------------------------------------------------------------------
+def patch_rds_parameter_group_not_found() -> None:
+    # AWS: DescribeDBParameterGroups with an unknown name fails with DBParameterGroupNotFound
+    # (names are case-insensitive; `default.<family>` groups always exist); moto returns [].
+    def describe(original: Callable[..., Any], backend: RDSBackend, kwargs: Any) -> Any:
+        name = (kwargs.get("db_parameter_group_name") or "").lower()
+        if not name:
+            return original(backend, kwargs)
+        _ensure_default_group(backend, name)
+        group = backend.db_parameter_groups.get(name)
+        if group is None:
+            raise DBParameterGroupNotFoundError(name)
+        return [group]
+
+    _wrap(RDSBackend, "describe_db_parameter_groups", describe)
+
+
+def _ensure_default_group(backend: RDSBackend, name: str) -> None:
+    family = name.removeprefix("default.")
+    if family == name or not rds_engine_defaults.is_known_family(family):
+        return
+    existing = backend.db_parameter_groups.get(name)
+    if existing is not None and not existing.parameters:
+        # moto makes default groups lazily for DB instances, without parameters.
+        existing.parameters.update(rds_engine_defaults.engine_default_parameters(family))
+    elif existing is None:
+        backend.create_db_parameter_group(
+            {
+                "db_parameter_group_name": name,
+                "db_parameter_group_family": family,
+                "description": f"Default parameter group for {family}",
+            }
+        )
+
+
+def patch_rds_engine_default_parameters() -> None:
+    # AWS: a new DB parameter group lists its family's parameters (Source engine-default, with
+    # ApplyType, DataType, AllowedValues, IsModifiable); a modified one turns Source to "user",
+    # and DescribeDBParameters honours its Source filter. moto starts groups empty.
+    def create(original: Callable[..., Any], backend: RDSBackend, kwargs: Any) -> Any:
+        group = original(backend, kwargs)
+        group.parameters.update(rds_engine_defaults.engine_default_parameters(group.family))
+        return group
+
+    def update(original: Callable[..., Any], group: DBParameterGroup, new: Any) -> None:
+        user_set = [{**parameter, "Source": "user"} for parameter in new]
+        original(group, user_set)
+
+    def describe_parameters(original: Callable[..., Any], response: RDSResponse) -> Any:
+        result = original(response)
+        source = response.params.get("Source")
+        if source:
+            parameters = result.result["Parameters"]
+            result.result["Parameters"] = [p for p in parameters if p.get("Source") == source]
+        return result
+
+    _wrap(RDSBackend, "create_db_parameter_group", create)
+    _wrap(DBParameterGroup, "update_parameters", update)
+    _wrap(RDSResponse, "describe_db_parameters", describe_parameters)
+
+
+# 4. EC2 tags ----------------------------------------------------------------------------------
+def patch_ec2_tag_resource_types() -> None:
+    # AWS: DescribeTags names NAT gateways `natgateway` and Elastic IPs `elastic-ip` (also in its
+    # resource-type filter, which amazon.aws's tagging helpers use); moto says `nat-gateway` and
+    # `vpc-elastic-ip`, so the tags look missing and modules re-tag on every run.
+    corrected = dict(ec2_tags.EC2_PREFIX_TO_RESOURCE)
+    corrected.update({"nat": "natgateway", "eipalloc": "elastic-ip"})
+    ec2_tags.EC2_PREFIX_TO_RESOURCE = corrected  # type: ignore[misc]
+
+
+# 5. ECS clusters ------------------------------------------------------------------------------
+def patch_ecs_cluster_capacity_providers() -> None:
+    # AWS: DescribeClusters always returns capacityProviders and defaultCapacityProviderStrategy,
+    # as [] when empty; moto omits them and community.aws.ecs_cluster fails with a KeyError.
+    def init(original: Callable[..., Any], cluster: Cluster, *args: Any, **kwargs: Any) -> None:
+        original(cluster, *args, **kwargs)
+        cluster.capacity_providers = cluster.capacity_providers or []
+        strategy = cluster.default_capacity_provider_strategy
+        cluster.default_capacity_provider_strategy = strategy or []
+
+    _wrap(Cluster, "__init__", init)
+
+
+# 6. ECS services ------------------------------------------------------------------------------
+_DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+
+
+def deployment_configuration_as_aws(requested: dict[str, Any] | None) -> dict[str, Any]:
+    """AWS fills the parts of deploymentConfiguration a request leaves out with defaults."""
+    configuration = {**_DEFAULT_DEPLOYMENT_CONFIGURATION, **(requested or {})}
+    breaker = configuration["deploymentCircuitBreaker"]
+    configuration["deploymentCircuitBreaker"] = {"enable": False, "rollback": False, **breaker}
+    return configuration
+
+
+def patch_ecs_service_deployment_settings() -> None:
+    # AWS: CreateService/UpdateService keep healthCheckGracePeriodSeconds and
+    # deploymentConfiguration (with deploymentCircuitBreaker) and return them in every
+    # service description; moto's CreateService drops both.
+    def create(original: Callable[..., Any], response: EC2ContainerServiceResponse) -> Any:
+        result = original(response)
+        service = result.result["service"]
+        grace = response._get_param("healthCheckGracePeriodSeconds")
+        service.health_check_grace_period_seconds = grace
+        requested = response._get_param("deploymentConfiguration")
+        service.deployment_configuration = deployment_configuration_as_aws(requested)
+        return result
+
+    def update(original: Callable[..., Any], response: EC2ContainerServiceResponse) -> Any:
+        result = original(response)
+        service = result.result["service"]
+        current = getattr(service, "deployment_configuration", None)
+        service.deployment_configuration = deployment_configuration_as_aws(current)
+        return result
+
+    _wrap(EC2ContainerServiceResponse, "create_service", create)
+    _wrap(EC2ContainerServiceResponse, "update_service", update)
+
+
+# 7. ECR ---------------------------------------------------------------------------------------
+def manifest_digest(image_manifest: str) -> str:
+    """The digest a registry gives a manifest: sha256 of its exact bytes."""
+    return "sha256:" + hashlib.sha256(image_manifest.encode("utf-8")).hexdigest()
+
+
+def patch_ecr_manifest_digest() -> None:
+    # AWS: PutImage without imageDigest reports sha256 of the manifest bytes (what docker and
+    # skopeo compute); moto derives a digest from the layer digests instead.
+    def put_image(
+        original: Callable[..., Any],
+        backend: ECRBackend,
+        repository_name: str,
+        image_manifest: str,
+        image_tag: str,
+        image_manifest_mediatype: str | None = None,
+        digest: str | None = None,
+    ) -> Any:
+        digest = digest or manifest_digest(image_manifest)
+        return original(
+            backend, repository_name, image_manifest, image_tag, image_manifest_mediatype, digest
+        )
+
+    _wrap(ECRBackend, "put_image", put_image)
+
+
+# 8. EC2 source/destination check --------------------------------------------------------------
+def _as_bool(value: Any) -> bool:
+    return str(value).lower() not in {"false", "0"}
+
+
+def patch_ec2_source_dest_check_on_primary_eni() -> None:
+    # AWS: an instance's SourceDestCheck is its primary network interface's attribute: changing
+    # it on the instance shows on the ENI and the other way round. moto keeps two copies.
+    def get_check(instance: Instance) -> bool:
+        primary = getattr(instance, "nics", {}).get(0)
+        if primary is not None:
+            return bool(primary.source_dest_check)
+        return bool(instance.__dict__.get("_source_dest_check", True))
+
+    def set_check(instance: Instance, value: Any) -> None:
+        instance.__dict__["_source_dest_check"] = _as_bool(value)
+        primary = getattr(instance, "nics", {}).get(0)
+        if primary is not None:
+            primary.source_dest_check = _as_bool(value)
+
+    Instance.source_dest_check = property(get_check, set_check)  # type: ignore[attr-defined]
+
+
+# 9. RDS endpoints backed by PostgreSQL --------------------------------------------------------
+def _is_postgres(instance: DBInstance) -> bool:
+    return instance.engine == "postgres" and instance.db_cluster_identifier is None
+
+
+def patch_rds_endpoint_on_postgres() -> None:
+    # AWS: a DB instance's endpoint is a live engine where CreateDBInstance made the master
+    # user (rds_superuser member, CREATEROLE, CREATEDB) and DBName; ModifyDBInstance
+    # MasterUserPassword changes that password. moto has no engine: here the launcher's
+    # PostgreSQL stands in for every postgres instance, read replicas included.
+    server = rds_postgres.server_from_env()
+    if server is None:
+        return
+    _point_endpoints_at(server)
+    _wrap(RDSBackend, "create_db_instance", _provisioning_create(server))
+    _wrap(RDSBackend, "modify_db_instance", _password_changing_modify(server))
+
+
+def _point_endpoints_at(server: rds_postgres.PgServer) -> None:
+    original_endpoint = DBInstance.endpoint.fget  # type: ignore[attr-defined]
+
+    def endpoint(instance: DBInstance) -> dict[str, Any]:
+        if not _is_postgres(instance):
+            return original_endpoint(instance)
+        return {"Address": server.host, "Port": server.port}
+
+    DBInstance.endpoint = property(endpoint)  # type: ignore[method-assign,assignment]
+
+
+def _provisioning_create(server: rds_postgres.PgServer) -> Callable[..., Any]:
+    def create(original: Callable[..., Any], backend: RDSBackend, db_kwargs: Any) -> Any:
+        username = db_kwargs.get("master_username")
+        if db_kwargs.get("engine") == "postgres" and username in rds_postgres.RESERVED_USERNAMES:
+            raise RDSClientError(
+                "InvalidParameterValue",
+                f"MasterUsername {username} cannot be used as it is a reserved word used by "
+                "the engine",
+            )
+        instance = original(backend, db_kwargs)
+        if _is_postgres(instance) and username:
+            try:
+                password = db_kwargs.get("master_user_password")
+                db_name = db_kwargs.get("db_name")
+                rds_postgres.provision_master(server, username, password, db_name)
+            except Exception:
+                backend.databases.pop(instance.db_instance_identifier, None)
+                raise
+        return instance
+
+    return create
+
+
+def _password_changing_modify(server: rds_postgres.PgServer) -> Callable[..., Any]:
+    def modify(original: Callable[..., Any], backend: RDSBackend, ident: str, kwargs: Any) -> Any:
+        instance = original(backend, ident, kwargs)
+        password = kwargs.get("master_user_password")
+        if password and _is_postgres(instance) and instance.master_username:
+            rds_postgres.change_master_password(server, instance.master_username, password)
+        return instance
+
+    return modify
+
+
+# 10. RDS resource ids -------------------------------------------------------------------------
+def new_dbi_resource_id() -> str:
+    """An id shaped like AWS's: `db-` and 26 upper-case base32 characters."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    return "db-" + "".join(secrets.choice(alphabet) for _ in range(26))
+
+
+def patch_rds_unique_dbi_resource_id() -> None:
+    # AWS: every DB instance (each read replica too) has its own DbiResourceId, the id IAM
+    # database authentication puts in `rds-db:connect` ARNs; moto gives all the same one.
+    def create(original: Callable[..., Any], backend: RDSBackend, db_kwargs: Any) -> Any:
+        instance = original(backend, db_kwargs)
+        instance.dbi_resource_id = new_dbi_resource_id()
+        return instance
+
+    _wrap(RDSBackend, "create_db_instance", create)
+    _wrap(RDSBackend, "create_db_instance_read_replica", create)
+
+
+PATCHES: tuple[Callable[[], None], ...] = (
+    patch_iam_managed_policies,
+    patch_lambda_without_docker,
+    patch_rds_parameter_group_not_found,
+    patch_rds_engine_default_parameters,
+    patch_ec2_tag_resource_types,
+    patch_ecs_cluster_capacity_providers,
+    patch_ecs_service_deployment_settings,
+    patch_ecr_manifest_digest,
+    patch_ec2_source_dest_check_on_primary_eni,
+    patch_rds_endpoint_on_postgres,
+    patch_rds_unique_dbi_resource_id,
+)
+
+
+def apply_patches() -> None:
+    for patch in PATCHES:
+        patch()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-p", "--port", type=int, required=True)
+    port = parser.parse_args(argv).port
+    apply_patches()
+    # Imported after the patches, and always bound to loopback: never reachable from outside.
+    from moto.server import main as moto_main
+
+    moto_main(["-H", LOOPBACK, "-p", str(port)])
+
+
+if __name__ == "__main__":
+    main()

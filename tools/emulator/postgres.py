@@ -1,0 +1,163 @@
+"""The emulator's PostgreSQL 15 server: the stand-in for RDS.
+
+PostgreSQL refuses to run as root, so when the launcher is root the server runs as the
+`postgres` user from a data directory it owns, under a private temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pg8000.native
+
+from tools.emulator.processes import LOOPBACK, is_alive, terminate
+
+PG_BIN = Path(os.environ.get("DJANGO_ECS_EMULATOR_PG_BIN", "/usr/lib/postgresql/15/bin"))
+BASE_PREFIX = "django-ecs-emulator-pg-"
+SUPERUSER = "rdsadmin"  # RDS's own name for the superuser customers never get
+
+# What RDS has that plain PostgreSQL lacks and our code relies on: rds_iam (granted to users
+# who authenticate with IAM tokens) and rds_superuser (the master user's role). The master
+# user's CREATEROLE must be able to hand out rds_iam, hence the admin option.
+RDS_ROLES_SQL = (
+    "CREATE ROLE rds_superuser NOLOGIN",
+    "CREATE ROLE rds_iam NOLOGIN",
+    "GRANT rds_iam TO rds_superuser WITH ADMIN OPTION",
+    "GRANT pg_monitor, pg_signal_backend TO rds_superuser",
+)
+
+# Throwaway data: durability settings off for speed.
+SERVER_SETTINGS = (
+    "fsync=off",
+    "synchronous_commit=off",
+    "full_page_writes=off",
+    "max_connections=200",
+    "log_line_prefix=%m [%p] %q%u@%d ",
+)
+
+
+@dataclass(frozen=True)
+class PgRuntime:
+    """Who runs the server: `postgres` when we are root, else ourselves."""
+
+    user: str | None
+
+    @classmethod
+    def detect(cls) -> PgRuntime:
+        return cls(user="postgres" if os.geteuid() == 0 else None)
+
+    def hand_over(self, path: Path) -> None:
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def popen_user(self) -> dict[str, object]:
+        if self.user is None:
+            return {}
+        return {"user": self.user, "group": self.user, "extra_groups": []}
+
+
+def make_base_dir(runtime: PgRuntime) -> Path:
+    """A fresh mktemp folder the server user owns (so it can create its data dir there)."""
+    base = Path(tempfile.mkdtemp(prefix=BASE_PREFIX))
+    base.chmod(0o700)
+    runtime.hand_over(base)
+    return base
+
+
+def init_cluster(runtime: PgRuntime, base: Path, password: str, log: IO[bytes]) -> Path:
+    """initdb with a password-protected superuser; returns the data directory."""
+    data_dir = base / "data"
+    password_file = base / "superuser-password"
+    password_file.write_text(password + "\n")
+    password_file.chmod(0o600)
+    runtime.hand_over(password_file)
+    try:
+        subprocess.run(
+            [
+                str(PG_BIN / "initdb"),
+                f"--pgdata={data_dir}",
+                f"--username={SUPERUSER}",
+                f"--pwfile={password_file}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=peer",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            cwd=base,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+            **runtime.popen_user(),  # type: ignore[arg-type]
+        )
+    finally:
+        password_file.unlink(missing_ok=True)
+    return data_dir
+
+
+def start_server(
+    runtime: PgRuntime, base: Path, data_dir: Path, port: int, log: IO[bytes]
+) -> subprocess.Popen[bytes]:
+    command = [str(PG_BIN / "postgres"), "-D", str(data_dir), "-h", LOOPBACK, "-p", str(port)]
+    command += ["-k", str(base)]  # Unix socket inside our private folder, not /var/run
+    for setting in SERVER_SETTINGS:
+        command += ["-c", setting]
+    return subprocess.Popen(
+        command,
+        cwd=base,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # own process group: stop() signals the whole server
+        **runtime.popen_user(),  # type: ignore[arg-type]
+    )
+
+
+def is_ready(port: int) -> bool:
+    """pg_isready against the loopback port."""
+    result = subprocess.run(
+        [str(PG_BIN / "pg_isready"), "-q", "-h", LOOPBACK, "-p", str(port), "-t", "2"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def create_rds_roles(port: int, password: str) -> None:
+    connection = pg8000.native.Connection(
+        user=SUPERUSER, password=password, host=LOOPBACK, port=port, database="postgres"
+    )
+    try:
+        for statement in RDS_ROLES_SQL:
+            connection.run(statement)
+    finally:
+        connection.close()
+
+
+def stop_server(pid: int, base: Path) -> None:
+    """Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL; remove the data."""
+    signals = (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL)
+    terminate(pid, _marker(base), signals, grace=5)
+    if base.name.startswith(BASE_PREFIX):
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def server_alive(pid: int, base: Path) -> bool:
+    return is_alive(pid, _marker(base))
+
+
+def _marker(base: Path) -> str:
+    # The postmaster's command line names its data directory: unique to this emulator.
+    return str(base / "data")
