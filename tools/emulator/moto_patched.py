@@ -1,9 +1,12 @@
 """moto server (5.2.5) with the emulator's corrections of its known deviations from AWS.
 
-Run by the launcher as `python -m tools.emulator.moto_patched -H 127.0.0.1 -p <port>`. Each
-`patch_*` function restores one AWS behaviour our Ansible modules rely on; each is pinned by a
-test in tests/emulator/test_deviations.py that fails on plain moto. The patches change what the
-emulator answers, never what the collection sends to AWS.
+Run by the launcher as `python -m tools.emulator.moto_patched --port <port>` (always bound to
+127.0.0.1). Each `patch_*` function restores one AWS behaviour our Ansible modules rely on; each
+is pinned by a test in tests/emulator/test_deviations.py that fails on plain moto. The patches
+change what the emulator answers, never what the collection sends to AWS.
+
+moto imports a service's code on the first request to that service; the patches wait for the
+same moment (an import hook), which keeps the server's start-up at moto's own speed.
 """
 
 from __future__ import annotations
@@ -11,22 +14,25 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import os
 import secrets
-from collections.abc import Callable
-from typing import Any
-
-from moto.core.config import default_user_config
-from moto.ec2.models import tags as ec2_tags
-from moto.ec2.models.instances import Instance
-from moto.ecr.models import ECRBackend
-from moto.ecs.models import Cluster
-from moto.ecs.responses import EC2ContainerServiceResponse
-from moto.rds.exceptions import DBParameterGroupNotFoundError, RDSClientError
-from moto.rds.models import DBInstance, DBParameterGroup, RDSBackend
-from moto.rds.responses import RDSResponse
+import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from tools.emulator import rds_engine_defaults, rds_postgres
+
+if TYPE_CHECKING:
+    from moto.ec2.models.instances import Instance
+    from moto.ecr.models import ECRBackend
+    from moto.ecs.models import Cluster
+    from moto.ecs.responses import EC2ContainerServiceResponse
+    from moto.rds.models import DBInstance, DBParameterGroup, RDSBackend
+    from moto.rds.responses import RDSResponse
 
 LOOPBACK = "127.0.0.1"
 
@@ -54,6 +60,8 @@ def patch_lambda_without_docker() -> None:
     # AWS: Invoke runs the function and answers 200. moto tries to start a Docker container
     # (there is no Docker engine here) unless its docker-free backend is chosen; the launcher
     # also POSTs {"lambda": {"use_docker": false}} to /moto-api/config at start.
+    from moto.core.config import default_user_config
+
     default_user_config["lambda"] = {"use_docker": False}
 
 
@@ -61,6 +69,9 @@ def patch_lambda_without_docker() -> None:
 def patch_rds_parameter_group_not_found() -> None:
     # AWS: DescribeDBParameterGroups with an unknown name fails with DBParameterGroupNotFound
     # (names are case-insensitive; `default.<family>` groups always exist); moto returns [].
+    from moto.rds.exceptions import DBParameterGroupNotFoundError
+    from moto.rds.models import RDSBackend
+
     def describe(original: Callable[..., Any], backend: RDSBackend, kwargs: Any) -> Any:
         name = (kwargs.get("db_parameter_group_name") or "").lower()
         if not name:
@@ -94,8 +105,10 @@ def _ensure_default_group(backend: RDSBackend, name: str) -> None:
 
 def patch_rds_engine_default_parameters() -> None:
     # AWS: a new DB parameter group lists its family's parameters (Source engine-default, with
-    # ApplyType, DataType, AllowedValues, IsModifiable); a modified one turns Source to "user",
-    # and DescribeDBParameters honours its Source filter. moto starts groups empty.
+    # ApplyType, DataType, AllowedValues, IsModifiable), and a modified one turns Source to
+    # "user". moto starts groups empty.
+    from moto.rds.models import DBParameterGroup, RDSBackend
+
     def create(original: Callable[..., Any], backend: RDSBackend, kwargs: Any) -> Any:
         group = original(backend, kwargs)
         group.parameters.update(rds_engine_defaults.engine_default_parameters(group.family))
@@ -105,6 +118,15 @@ def patch_rds_engine_default_parameters() -> None:
         user_set = [{**parameter, "Source": "user"} for parameter in new]
         original(group, user_set)
 
+    _wrap(RDSBackend, "create_db_parameter_group", create)
+    _wrap(DBParameterGroup, "update_parameters", update)
+
+
+def patch_rds_parameter_source_filter() -> None:
+    # AWS: DescribeDBParameters Source=user lists only the parameters set by the user (how
+    # rds_instance_param_group's callers read back what they set); moto ignores the filter.
+    from moto.rds.responses import RDSResponse
+
     def describe_parameters(original: Callable[..., Any], response: RDSResponse) -> Any:
         result = original(response)
         source = response.params.get("Source")
@@ -113,8 +135,6 @@ def patch_rds_engine_default_parameters() -> None:
             result.result["Parameters"] = [p for p in parameters if p.get("Source") == source]
         return result
 
-    _wrap(RDSBackend, "create_db_parameter_group", create)
-    _wrap(DBParameterGroup, "update_parameters", update)
     _wrap(RDSResponse, "describe_db_parameters", describe_parameters)
 
 
@@ -123,6 +143,8 @@ def patch_ec2_tag_resource_types() -> None:
     # AWS: DescribeTags names NAT gateways `natgateway` and Elastic IPs `elastic-ip` (also in its
     # resource-type filter, which amazon.aws's tagging helpers use); moto says `nat-gateway` and
     # `vpc-elastic-ip`, so the tags look missing and modules re-tag on every run.
+    from moto.ec2.models import tags as ec2_tags
+
     corrected = dict(ec2_tags.EC2_PREFIX_TO_RESOURCE)
     corrected.update({"nat": "natgateway", "eipalloc": "elastic-ip"})
     ec2_tags.EC2_PREFIX_TO_RESOURCE = corrected  # type: ignore[misc]
@@ -132,6 +154,8 @@ def patch_ec2_tag_resource_types() -> None:
 def patch_ecs_cluster_capacity_providers() -> None:
     # AWS: DescribeClusters always returns capacityProviders and defaultCapacityProviderStrategy,
     # as [] when empty; moto omits them and community.aws.ecs_cluster fails with a KeyError.
+    from moto.ecs.models import Cluster
+
     def init(original: Callable[..., Any], cluster: Cluster, *args: Any, **kwargs: Any) -> None:
         original(cluster, *args, **kwargs)
         cluster.capacity_providers = cluster.capacity_providers or []
@@ -161,6 +185,8 @@ def patch_ecs_service_deployment_settings() -> None:
     # AWS: CreateService/UpdateService keep healthCheckGracePeriodSeconds and
     # deploymentConfiguration (with deploymentCircuitBreaker) and return them in every
     # service description; moto's CreateService drops both.
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
     def create(original: Callable[..., Any], response: EC2ContainerServiceResponse) -> Any:
         result = original(response)
         service = result.result["service"]
@@ -190,6 +216,8 @@ def manifest_digest(image_manifest: str) -> str:
 def patch_ecr_manifest_digest() -> None:
     # AWS: PutImage without imageDigest reports sha256 of the manifest bytes (what docker and
     # skopeo compute); moto derives a digest from the layer digests instead.
+    from moto.ecr.models import ECRBackend
+
     def put_image(
         original: Callable[..., Any],
         backend: ECRBackend,
@@ -215,6 +243,8 @@ def _as_bool(value: Any) -> bool:
 def patch_ec2_source_dest_check_on_primary_eni() -> None:
     # AWS: an instance's SourceDestCheck is its primary network interface's attribute: changing
     # it on the instance shows on the ENI and the other way round. moto keeps two copies.
+    from moto.ec2.models.instances import Instance
+
     def get_check(instance: Instance) -> bool:
         primary = getattr(instance, "nics", {}).get(0)
         if primary is not None:
@@ -240,6 +270,8 @@ def patch_rds_endpoint_on_postgres() -> None:
     # user (rds_superuser member, CREATEROLE, CREATEDB) and DBName; ModifyDBInstance
     # MasterUserPassword changes that password. moto has no engine: here the launcher's
     # PostgreSQL stands in for every postgres instance, read replicas included.
+    from moto.rds.models import RDSBackend
+
     server = rds_postgres.server_from_env()
     if server is None:
         return
@@ -249,6 +281,8 @@ def patch_rds_endpoint_on_postgres() -> None:
 
 
 def _point_endpoints_at(server: rds_postgres.PgServer) -> None:
+    from moto.rds.models import DBInstance
+
     original_endpoint = DBInstance.endpoint.fget  # type: ignore[attr-defined]
 
     def endpoint(instance: DBInstance) -> dict[str, Any]:
@@ -260,6 +294,8 @@ def _point_endpoints_at(server: rds_postgres.PgServer) -> None:
 
 
 def _provisioning_create(server: rds_postgres.PgServer) -> Callable[..., Any]:
+    from moto.rds.exceptions import RDSClientError
+
     def create(original: Callable[..., Any], backend: RDSBackend, db_kwargs: Any) -> Any:
         username = db_kwargs.get("master_username")
         if db_kwargs.get("engine") == "postgres" and username in rds_postgres.RESERVED_USERNAMES:
@@ -303,6 +339,8 @@ def new_dbi_resource_id() -> str:
 def patch_rds_unique_dbi_resource_id() -> None:
     # AWS: every DB instance (each read replica too) has its own DbiResourceId, the id IAM
     # database authentication puts in `rds-db:connect` ARNs; moto gives all the same one.
+    from moto.rds.models import RDSBackend
+
     def create(original: Callable[..., Any], backend: RDSBackend, db_kwargs: Any) -> Any:
         instance = original(backend, db_kwargs)
         instance.dbi_resource_id = new_dbi_resource_id()
@@ -312,24 +350,71 @@ def patch_rds_unique_dbi_resource_id() -> None:
     _wrap(RDSBackend, "create_db_instance_read_replica", create)
 
 
-PATCHES: tuple[Callable[[], None], ...] = (
-    patch_iam_managed_policies,
-    patch_lambda_without_docker,
-    patch_rds_parameter_group_not_found,
-    patch_rds_engine_default_parameters,
-    patch_ec2_tag_resource_types,
-    patch_ecs_cluster_capacity_providers,
-    patch_ecs_service_deployment_settings,
-    patch_ecr_manifest_digest,
-    patch_ec2_source_dest_check_on_primary_eni,
-    patch_rds_endpoint_on_postgres,
-    patch_rds_unique_dbi_resource_id,
-)
+# Which patches run once moto has imported which module (None: before the server starts).
+PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
+    None: (patch_iam_managed_policies, patch_lambda_without_docker),
+    "moto.rds.models": (
+        patch_rds_parameter_group_not_found,
+        patch_rds_engine_default_parameters,
+        patch_rds_endpoint_on_postgres,
+        patch_rds_unique_dbi_resource_id,
+    ),
+    "moto.rds.responses": (patch_rds_parameter_source_filter,),
+    "moto.ec2.models": (patch_ec2_tag_resource_types, patch_ec2_source_dest_check_on_primary_eni),
+    "moto.ecs.models": (patch_ecs_cluster_capacity_providers,),
+    "moto.ecs.responses": (patch_ecs_service_deployment_settings,),
+    "moto.ecr.models": (patch_ecr_manifest_digest,),
+}
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """Executes a module with its real loader, then applies that module's patches."""
+
+    def __init__(self, loader: importlib.abc.Loader, patches: Sequence[Callable[[], None]]):
+        self._loader = loader
+        self._patches = patches
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        for patch in self._patches:
+            patch()
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (get_code, get_resource_reader...) is the real loader's business.
+        return getattr(self._loader, name)
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Hands the patched modules to _PatchingLoader the first time they are imported."""
+
+    def __init__(self, pending: dict[str, tuple[Callable[[], None], ...]]):
+        self._pending = pending
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        patches = self._pending.pop(fullname, None)
+        if patches is None:
+            return None
+        spec = importlib.util.find_spec(fullname)  # the real one: we no longer claim it
+        if spec is not None and spec.loader is not None:
+            spec.loader = _PatchingLoader(spec.loader, patches)
+        return spec
 
 
 def apply_patches() -> None:
-    for patch in PATCHES:
-        patch()
+    """Patch now what is loaded already, and the rest as soon as moto imports it."""
+    pending = {}
+    for module, patches in PATCHES.items():
+        if module is None or module in sys.modules:
+            for patch in patches:
+                patch()
+        else:
+            pending[module] = patches
+    sys.meta_path.insert(0, _PatchOnImport(pending))
 
 
 def main(argv: list[str] | None = None) -> None:
