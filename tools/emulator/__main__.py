@@ -15,6 +15,13 @@ def _start() -> int:
     sys.stdout.write(launcher.export_lines(state))
     elapsed = time.monotonic() - began
     print(f"emulator ready in {elapsed:.1f}s: {state.endpoint_url}", file=sys.stderr)
+    if launcher.is_stale(state):
+        # Not restarted behind the back of whoever uses it; say so instead.
+        print(
+            "emulator: the running server predates changes to tools/emulator; "
+            "run `scripts/emulator stop` then `start` to pick them up",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -55,10 +56,23 @@ class EmulatorState:
     pg_password: str
     pg_base_dir: str  # mktemp folder holding the data dir and the Unix socket
     started_at: float
+    code_version: str = ""  # fingerprint of tools/emulator when it started
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{LOOPBACK}:{self.moto_port}"
+
+
+def code_version() -> str:
+    """Fingerprint of the emulator's code, to notice a server older than the checkout."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def is_stale(state: EmulatorState) -> bool:
+    return state.code_version != code_version()
 
 
 def state_dir() -> Path:
@@ -177,6 +191,7 @@ def _launch(directory: Path) -> EmulatorState:
         pg_password=password,
         pg_base_dir=str(base),
         started_at=time.time(),
+        code_version=code_version(),
     )
     save_state(directory, state)  # from here on, stop() can clean up whatever happens
     try:
