@@ -31,6 +31,10 @@ from botocore.config import Config
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
+# botocore's DEBUG output includes response bodies, hence GetSecretValue's SecretString: keep
+# it quiet even when the function's log level is raised to DEBUG.
+for _noisy in ("botocore", "boto3", "urllib3"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CA_BUNDLE = "rds-ca-bundle.pem"
 # Seconds kept back from the function's deadline to roll back and answer cleanly.
