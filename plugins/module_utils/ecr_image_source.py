@@ -1,5 +1,5 @@
 # Copyright: contributors to django_ecs.aws
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see galaxy.yml)
 """Read a container image from disk without a Docker daemon.
 
 Two inputs are understood, both what daemon-less builders write:
@@ -250,7 +250,8 @@ def choose_descriptor(
         # Nested indexes carry the name only on the outer entry: no match means "not filtered".
         if named or any(d.get("annotations") for d in candidates):
             candidates = named
-    if platform and len(candidates) > 1:
+    # An entry without a platform (a nested index, a plain single image) cannot be ruled out.
+    if platform and (len(candidates) > 1 or any(d.get("platform") for d in candidates)):
         candidates = [d for d in candidates if platform_matches(d, platform)]
     # Attestation manifests (buildx provenance) are marked "unknown/unknown": never an image.
     candidates = [d for d in candidates if not platform_matches(d, "unknown/unknown")]
@@ -264,6 +265,15 @@ def choose_descriptor(
     )
 
 
+def _present(store: _Store, descriptors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries whose manifest is in the layout: ``docker save`` keeps only the local platform."""
+    return [
+        d
+        for d in descriptors
+        if DIGEST_PATTERN.match(str(d.get("digest"))) and store.exists(_blob_path(d["digest"]))
+    ]
+
+
 def _load_oci(store: _Store, ref: str | None, platform: str | None) -> ImageSource:
     index = _parse_json(store.read("index.json"), "index.json")
     descriptor = choose_descriptor(index.get("manifests") or [], ref, platform)
@@ -272,7 +282,8 @@ def _load_oci(store: _Store, ref: str | None, platform: str | None) -> ImageSour
         if descriptor.get("mediaType") not in INDEX_TYPES:
             break
         nested = _parse_json(_read_verified(store, descriptor["digest"]), "nested index")
-        descriptor = choose_descriptor(nested.get("manifests") or [], None, platform)
+        present = _present(store, nested.get("manifests") or [])
+        descriptor = choose_descriptor(present, None, platform)
     media_type = descriptor.get("mediaType", OCI_MANIFEST)
     if media_type not in MANIFEST_TYPES:
         raise ImageLayoutError(f"unsupported manifest media type {media_type!r}")

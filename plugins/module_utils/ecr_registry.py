@@ -1,5 +1,5 @@
 # Copyright: contributors to django_ecs.aws
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see galaxy.yml)
 """ECR registry side of an image push: planning (pure) and the layer-upload API calls.
 
 The planning functions take plain data so they are unit-tested without AWS; the functions taking
@@ -209,6 +209,7 @@ def put_image(
     client: Any,
     repository: str,
     registry_id: str | None,
+    *,
     manifest: str,
     media_type: str,
     digest: str,

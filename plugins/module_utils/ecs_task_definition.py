@@ -1,5 +1,5 @@
 # Copyright: contributors to django_ecs.aws
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see galaxy.yml)
 """Compare an ECS task definition as wanted with the one AWS stores.
 
 AWS echoes a registered definition back with defaults filled in (``essential: true``,
@@ -130,7 +130,7 @@ def _prune(value: Any) -> Any:
         return {
             k: v
             for k, v in pruned.items()
-            if v is not None and v != [] and v != {} and not (k in FALSE_DEFAULTS and v is False)
+            if v is not None and v not in ([], {}) and not (k in FALSE_DEFAULTS and v is False)
         }
     if isinstance(value, list):
         return [_prune(v) for v in value]

@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # Copyright: contributors to django_ecs.aws
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see galaxy.yml)
+# Ansible wants DOCUMENTATION/EXAMPLES/RETURN before any import (ansible-test validate-modules).
+# ruff: noqa: E402
 
 from __future__ import annotations
 
@@ -150,12 +152,11 @@ manifest_media_type:
   type: str
 """
 
+import contextlib
 from typing import Any
 
-try:
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore itself
     from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -184,7 +185,9 @@ TAG_EXISTS_CODES = ["ImageTagAlreadyExistsException", "ImageAlreadyExistsExcepti
 class Published:
     """The image to publish: its manifest, and the local blobs when it comes from disk."""
 
-    def __init__(self, manifest: str, media_type: str, digest: str, local: ImageSource | None):
+    def __init__(
+        self, manifest: str, media_type: str, digest: str, local: ImageSource | None
+    ) -> None:
         self.manifest = manifest
         self.media_type = media_type
         self.digest = digest
@@ -236,7 +239,13 @@ def put_tags(module: AnsibleAWSModule, client: Any, image: Published, tags: list
     for tag in tags:
         try:
             registry.put_image(
-                client, repository, registry_id, image.manifest, image.media_type, image.digest, tag
+                client,
+                repository,
+                registry_id,
+                manifest=image.manifest,
+                media_type=image.media_type,
+                digest=image.digest,
+                tag=tag,
             )
         except is_boto3_error_code(TAG_EXISTS_CODES):
             # Lost a race, or an immutable tag: fine only if the tag now holds our digest.

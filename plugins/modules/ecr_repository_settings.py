@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # Copyright: contributors to django_ecs.aws
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see galaxy.yml)
+# Ansible wants DOCUMENTATION/EXAMPLES/RETURN before any import (ansible-test validate-modules).
+# ruff: noqa: E402
 
 from __future__ import annotations
 
@@ -74,12 +76,11 @@ before:
   type: dict
 """
 
+import contextlib
 from typing import Any
 
-try:
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore itself
     from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule

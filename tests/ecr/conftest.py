@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import boto3
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +31,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 def _collection_root() -> Path:
     """A directory where ``ansible_collections.django_ecs.aws`` resolves to this checkout.
 
-    The checkout's own ``collections/ansible_collections/django_ecs/aws`` symlink is used when present; otherwise a
-    throwaway one is made, so the tests do not depend on another part of the tree.
+    The checkout's own ``collections/ansible_collections/django_ecs/aws`` symlink is used when
+    present; otherwise a throwaway one is made, so the tests run without the rest of the tree.
     """
     own = REPO_ROOT / "collections"
     if (own / "ansible_collections" / "django_ecs" / "aws").resolve() == REPO_ROOT:
@@ -91,8 +92,6 @@ def run_module(collection_path: Path, aws_env: dict[str, str]) -> Callable[..., 
 
 @pytest.fixture(scope="session")
 def ecr(aws_env: dict[str, str]) -> Any:
-    import boto3
-
     return boto3.client(
         "ecr", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name=aws_env["AWS_DEFAULT_REGION"]
     )

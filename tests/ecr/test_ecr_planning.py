@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -176,3 +177,43 @@ def test_mutability_plan_ignores_filter_order_and_detects_changes() -> None:
     assert change["imageTagMutabilityExclusionFilters"] == [
         {"filterType": "WILDCARD", "filter": "latest"}
     ]
+
+
+def test_nested_index_resolves_to_the_platform_present_on_disk(
+    make_oci_layout: Callable[..., Any],
+) -> None:
+    image = make_oci_layout("multi", [APP])
+    platforms = [("amd64", image.digest), ("arm64", "sha256:" + "9" * 64)]
+    nested = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": digest,
+                    "size": len(image.manifest),
+                    "platform": {"os": "linux", "architecture": arch},
+                }
+                for arch, digest in platforms
+            ],
+        }
+    ).encode()
+    nested_digest = "sha256:" + hashlib.sha256(nested).hexdigest()
+    (image.path / "blobs/sha256" / nested_digest.split(":")[1]).write_bytes(nested)
+    top = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": nested_digest,
+                "size": len(nested),
+                "annotations": {"org.opencontainers.image.ref.name": "sha-1"},
+            }
+        ],
+    }
+    (image.path / "index.json").write_text(json.dumps(top))
+
+    assert load_image_source(str(image.path), ref="sha-1").digest == image.digest
+    with pytest.raises(ImageLayoutError, match="no image"):
+        load_image_source(str(image.path), platform="linux/arm64")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import boto3
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -81,8 +82,6 @@ def run_module(aws_env: dict[str, str]) -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def ecs(aws_env: dict[str, str]) -> Any:
-    import boto3
-
     return boto3.client(
         "ecs", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name=aws_env["AWS_DEFAULT_REGION"]
     )

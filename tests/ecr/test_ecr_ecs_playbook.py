@@ -1,0 +1,95 @@
+"""Both modules through ansible-playbook: FQCN resolution, group/aws defaults, idempotence."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PLAYBOOK = """
+- name: Publish the app image and register its task definition
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  module_defaults:
+    group/aws:
+      endpoint_url: "{{ lookup('ansible.builtin.env', 'AWS_ENDPOINT_URL') }}"
+      region: us-east-1
+  tasks:
+    - name: Publish the image
+      django_ecs.aws.ecr_image:
+        repository: "%(repository)s"
+        path: "%(layout)s"
+        tag: sha-1
+        additional_tags: [latest]
+      register: app_image
+
+    - name: Register the task definition pinned to the image digest
+      django_ecs.aws.ecs_task_definition:
+        family: "%(family)s"
+        cpu: 256
+        memory: 512
+        network_mode: awsvpc
+        requires_compatibilities: [FARGATE]
+        container_definitions:
+          - name: web
+            image: "{{ app_image.image_uri }}"
+            portMappings: [{containerPort: 8000}]
+            environment:
+              - {name: DB_PORT, value: 5432}
+        tags: {Project: django-ecs}
+"""
+
+
+def run_playbook(playbook: Path, collection_path: Path) -> dict[str, Any]:
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(collection_path),
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+    )
+    completed = subprocess.run(
+        [Path(sys.executable).parent / "ansible-playbook", "-i", "localhost,", str(playbook)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+    # ansible.cfg enables profile_tasks, which prints timing lines around the JSON document.
+    output = completed.stdout
+    document = output[output.index("{") : output.rindex("}") + 1]
+    return json.loads(document)["stats"]["localhost"]
+
+
+def test_publish_then_register_is_idempotent_through_ansible(
+    collection_path: Path,
+    aws_env: dict[str, str],
+    ecr: Any,
+    repository: str,
+    make_oci_layout: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    image = make_oci_layout("app", [{"app/manage.py": b"print('hi')\n"}])
+    family = f"test-djg-web-{uuid.uuid4().hex[:10]}"
+    playbook = tmp_path / "publish.yml"
+    playbook.write_text(
+        PLAYBOOK % {"repository": repository, "layout": image.path, "family": family}
+    )
+
+    first = run_playbook(playbook, collection_path)
+    second = run_playbook(playbook, collection_path)
+
+    assert first["changed"] == 2 and first["failures"] == 0
+    assert second["changed"] == 0 and second["ok"] == 2
+    latest = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": "latest"}])
+    assert latest["images"][0]["imageId"]["imageDigest"] == image.digest
