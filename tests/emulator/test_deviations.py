@@ -93,6 +93,8 @@ def test_unknown_parameter_group_is_not_found(aws: Aws, unique: str) -> None:
     with pytest.raises(ClientError) as raised:
         aws("rds").describe_db_parameter_groups(DBParameterGroupName=f"missing-{unique}")
     assert raised.value.response["Error"]["Code"] == "DBParameterGroupNotFound"
+    defaults = aws("rds").describe_db_parameter_groups(DBParameterGroupName="default.postgres16")
+    assert defaults["DBParameterGroups"][0]["DBParameterGroupFamily"] == "postgres16"
 
 
 def test_new_parameter_group_carries_engine_defaults(aws: Aws, unique: str) -> None:
