@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import re
 import tarfile
 from collections.abc import Callable
@@ -128,20 +129,31 @@ class _TarStore(_Store):
         self.archive = archive
         try:
             with tarfile.open(archive, "r:*") as tar:
-                self.members = {
-                    _clean_member_name(m.name): m.size for m in tar.getmembers() if m.isfile()
-                }
+                members = tar.getmembers()
         except (tarfile.TarError, OSError) as exc:
             raise ImageLayoutError(f"{archive} is not a readable tar archive: {exc}") from exc
+        self.members = {_clean_member_name(m.name): m.size for m in members if m.isfile()}
+        # skopeo's docker-archive links <id>/layer.tar to the layer file: follow such links.
+        self.links = {
+            _clean_member_name(m.name): posixpath.normpath(
+                posixpath.join(posixpath.dirname(_clean_member_name(m.name)), m.linkname)
+            )
+            for m in members
+            if m.issym()
+        }
+
+    def _resolve(self, name: str) -> str:
+        return self.links.get(name, name)
 
     def exists(self, name: str) -> bool:
-        return name in self.members
+        return self._resolve(name) in self.members
 
     def size(self, name: str) -> int:
-        return self.members[name]
+        return self.members[self._resolve(name)]
 
     def opener(self, name: str) -> Callable[[], BlobReader]:
-        return lambda: _TarMemberReader(self.archive, name)
+        target = self._resolve(name)
+        return lambda: _TarMemberReader(self.archive, target)
 
 
 class _TarMemberReader:

@@ -202,8 +202,14 @@ def build_oci_layout(
     )
 
 
-def build_docker_save(archive: Path, layers: list[dict[str, bytes]], repo_tag: str) -> list[str]:
-    """Write a legacy ``docker save`` archive; returns the diff_ids (its layer digests)."""
+def build_docker_save(
+    archive: Path, layers: list[dict[str, bytes]], repo_tag: str, link_layers: bool = False
+) -> list[str]:
+    """Write a legacy ``docker save`` archive; returns the diff_ids (its layer digests).
+
+    ``link_layers`` stores each layer once as ``<digest>.tar`` with ``<id>/layer.tar`` a symlink
+    to it, the way ``skopeo copy ... docker-archive:`` writes them.
+    """
     raw_layers = [layer_tar(files) for files in layers]
     diff_ids = [sha256(raw) for raw in raw_layers]
     config_bytes = json.dumps(
@@ -214,11 +220,21 @@ def build_docker_save(archive: Path, layers: list[dict[str, bytes]], repo_tag: s
     manifest = [{"Config": config_name, "RepoTags": [repo_tag], "Layers": layer_names}]
     members = {config_name: config_bytes, "manifest.json": json.dumps(manifest).encode()}
     members.update(zip(layer_names, raw_layers, strict=True))
+    links: dict[str, str] = {}
+    if link_layers:
+        for name, digest in zip(layer_names, diff_ids, strict=True):
+            stored = digest.split(":")[1] + ".tar"
+            members[stored] = members.pop(name)
+            links[name] = "../" + stored
     with tarfile.open(archive, "w") as tar:
         for name, content in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
+        for name, target in links.items():
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname = tarfile.SYMTYPE, target
+            tar.addfile(link)
     return diff_ids
 
 
@@ -234,8 +250,10 @@ def make_oci_layout(tmp_path: Path) -> Callable[..., BuiltImage]:
 
 @pytest.fixture
 def make_docker_save(tmp_path: Path) -> Callable[..., tuple[Path, list[str]]]:
-    def make(name: str, layers: list[dict[str, bytes]], repo_tag: str) -> tuple[Path, list[str]]:
+    def make(
+        name: str, layers: list[dict[str, bytes]], repo_tag: str, link_layers: bool = False
+    ) -> tuple[Path, list[str]]:
         archive = tmp_path / name
-        return archive, build_docker_save(archive, layers, repo_tag)
+        return archive, build_docker_save(archive, layers, repo_tag, link_layers)
 
     return make

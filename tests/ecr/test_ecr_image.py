@@ -244,3 +244,18 @@ def test_unknown_repository_fails_cleanly(
 
     assert result.get("failed") is True
     assert "no-such-repository not found" in result["msg"]
+
+
+def test_layer_corrupted_on_disk_is_never_completed_in_ecr(
+    run_module: Run, ecr: Any, repository: str, make_oci_layout: Callable[..., Any]
+) -> None:
+    image = make_oci_layout("v1", [BASE, APP_V1])
+    layer_file = image.path / "blobs/sha256" / image.layer_digests[0].split(":")[1]
+    layer_file.write_bytes(bytes(len(layer_file.read_bytes())))  # same size, other bytes
+
+    result = push(run_module, repository, image.path, "sha-1")
+
+    assert result.get("failed") is True
+    assert "does not match its digest" in result["msg"]
+    assert image.layer_digests[0] not in available(ecr, repository, image.layer_digests)
+    assert tag_digest(ecr, repository, "sha-1") is None

@@ -75,6 +75,18 @@ def test_docker_save_layers_are_the_config_diff_ids(
     assert load_image_source(str(archive)).digest == source.digest
 
 
+def test_symlinked_layers_of_a_skopeo_docker_archive_are_followed(
+    make_docker_save: Callable[..., Any],
+) -> None:
+    archive, diff_ids = make_docker_save("app.tar", [APP], "django-app:v1", link_layers=True)
+
+    source = load_image_source(str(archive))
+
+    assert [layer.digest for layer in source.layers] == diff_ids
+    with source.layers[0].open() as handle:
+        assert "sha256:" + hashlib.sha256(handle.read()).hexdigest() == diff_ids[0]
+
+
 def test_ref_and_platform_choose_one_image_of_several() -> None:
     def entry(ref: str, arch: str) -> dict[str, Any]:
         return {
