@@ -9,7 +9,7 @@ from pathlib import Path
 
 import boto3
 import pg8000.native
-from conftest import parse_exports, run_emulator, start_copy
+from emulator_cli import parse_exports, run_emulator, start_copy
 
 from tools.emulator.processes import is_alive
 
