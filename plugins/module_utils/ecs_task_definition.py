@@ -49,6 +49,7 @@ FALSE_DEFAULTS = frozenset(
         "pseudoTerminal",
         "initProcessEnabled",
         "enableFaultInjection",
+        "configuredAtLaunch",
     }
 )
 HEALTH_CHECK_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3}

@@ -43,7 +43,8 @@ DESCRIBED: dict[str, Any] = {
     "requiresCompatibilities": ["FARGATE"],
     "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
     "placementConstraints": [],
-    "volumes": [{"name": "tmp", "host": {}}],
+    "volumes": [{"name": "tmp", "host": {}, "configuredAtLaunch": False}],
+    "enableFaultInjection": False,
     "containerDefinitions": [
         {
             "name": "web",
