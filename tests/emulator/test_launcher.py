@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import stat
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import boto3
 import pg8000.native
-from emulator_cli import parse_exports, run_emulator, start_copy
+from emulator_cli import SCRIPT, parse_exports, run_emulator, start_copy
 
 from tools.emulator.processes import is_alive
 
+REAL_PG_BIN = Path("/usr/lib/postgresql/15/bin")
 EXPECTED_VARIABLES = {
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
@@ -149,3 +154,53 @@ def test_start_replaces_a_half_dead_emulator(tmp_path: Path) -> None:
         assert _answers_sts(fresh)
     finally:
         run_emulator("stop", tmp_path)
+
+
+def test_failed_start_reports_the_log_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    # A PostgreSQL that dies at once: initdb and pg_isready are real, the server is not.
+    fake_bin = Path(tempfile.mkdtemp(prefix="emulator-fake-pg-"))
+    try:
+        fake_bin.chmod(0o755)  # the postgres user must reach it
+        for tool in ("initdb", "pg_isready"):
+            (fake_bin / tool).symlink_to(REAL_PG_BIN / tool)
+        server = fake_bin / "postgres"
+        server.write_text("#!/bin/sh\necho 'FATAL: broken on purpose' >&2\nexit 1\n")
+        server.chmod(0o755)
+        began = time.monotonic()
+        result = subprocess.run(
+            [str(SCRIPT), "start"],
+            env={
+                **os.environ,
+                "DJANGO_ECS_EMULATOR_DIR": str(tmp_path),
+                "DJANGO_ECS_EMULATOR_PG_BIN": str(fake_bin),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        elapsed = time.monotonic() - began
+    finally:
+        shutil.rmtree(fake_bin)
+    assert result.returncode == 1
+    assert "PostgreSQL did not start" in result.stderr
+    assert "broken on purpose" in result.stderr
+    assert result.stdout == ""  # nothing for `eval` to export
+    assert elapsed < 20  # gave up when the process died, not at the 30 s timeout
+    assert not (tmp_path / "state.json").exists()
+    assert not _emulator_processes_for(tmp_path)
+
+
+def _emulator_processes_for(state_dir: Path) -> list[int]:
+    """Pids of moto servers started for `state_dir` (found through their environment)."""
+    marker = f"DJANGO_ECS_EMULATOR_DIR={state_dir}".encode()
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"tools.emulator.moto_patched" not in (proc / "cmdline").read_bytes():
+                continue
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                pids.append(int(proc.name))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return pids

@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -171,7 +171,11 @@ def start(directory: Path | None = None) -> EmulatorState:
             return state
         if state is not None:
             _teardown(directory, state)  # half-dead: start afresh
-        return _launch(directory)
+        try:
+            return _launch(directory)
+        except EmulatorError:
+            # A free port can be taken between choosing and binding it: one more try.
+            return _launch(directory)
 
 
 def _launch(directory: Path) -> EmulatorState:
@@ -234,10 +238,28 @@ def _spawn_moto(
 
 
 def _wait_healthy(state: EmulatorState, logs: Path) -> None:
-    if not wait_until(lambda: postgres_healthy(state), START_TIMEOUT):
-        raise EmulatorError(f"PostgreSQL did not start:\n{tail(logs / 'postgres.log')}")
-    if not wait_until(lambda: moto_healthy(state), START_TIMEOUT):
-        raise EmulatorError(f"moto did not start:\n{tail(logs / 'moto.log')}")
+    base = Path(state.pg_base_dir)
+    _await_server(
+        "PostgreSQL",
+        lambda: postgres_healthy(state),
+        lambda: postgres.server_alive(state.pg_pid, base),
+        logs / "postgres.log",
+    )
+    _await_server(
+        "moto",
+        lambda: moto_healthy(state),
+        lambda: is_alive(state.moto_pid, MOTO_MARKER),
+        logs / "moto.log",
+    )
+
+
+def _await_server(
+    name: str, healthy: Callable[[], bool], alive: Callable[[], bool], log: Path
+) -> None:
+    # Give up as soon as the process is gone (port taken, bad option...), not at the timeout.
+    wait_until(lambda: healthy() or not alive(), START_TIMEOUT)
+    if not healthy():
+        raise EmulatorError(f"{name} did not start:\n{tail(log)}")
 
 
 def _configure_moto(state: EmulatorState) -> None:
