@@ -204,3 +204,24 @@ def _emulator_processes_for(state_dir: Path) -> list[int]:
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return pids
+
+
+def test_concurrent_starts_share_one_emulator(tmp_path: Path) -> None:
+    environment = {**os.environ, "DJANGO_ECS_EMULATOR_DIR": str(tmp_path)}
+    starts = [
+        subprocess.Popen(
+            [str(SCRIPT), "start"],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        outputs = [process.communicate(timeout=60)[0] for process in starts]
+        assert [process.returncode for process in starts] == [0, 0]
+        assert parse_exports(outputs[0]) == parse_exports(outputs[1])
+        assert len(_emulator_processes_for(tmp_path)) == 1
+    finally:
+        run_emulator("stop", tmp_path)
