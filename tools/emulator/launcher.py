@@ -63,11 +63,15 @@ class EmulatorState:
         return f"http://{LOOPBACK}:{self.moto_port}"
 
 
+# The code that shapes what the running servers answer (not the launcher's own).
+SERVER_CODE = ("moto_patched.py", "rds_engine_defaults.py", "rds_postgres.py", "postgres.py")
+
+
 def code_version() -> str:
-    """Fingerprint of the emulator's code, to notice a server older than the checkout."""
+    """Fingerprint of the servers' code, to notice a server older than the checkout."""
     digest = hashlib.sha256()
-    for source in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(source.read_bytes())
+    for name in SERVER_CODE:
+        digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
