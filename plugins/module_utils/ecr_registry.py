@@ -14,9 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.django_ecs.aws.plugins.module_utils.ecr_image_source import Blob
 
-# ECR documents 20 MiB as the largest layerPartBlob; BatchCheckLayerAvailability takes 100 digests.
+# ECR takes parts of 5 MiB (LayerPartTooSmallException below, the last part aside) to 20 MiB;
+# BatchCheckLayerAvailability takes 100 digests.
+MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_SIZE = 20 * 1024 * 1024
 CHECK_BATCH = 100
 IMMUTABLE = "IMMUTABLE"
@@ -200,9 +203,17 @@ def upload_blob(
             )
     if "sha256:" + hasher.hexdigest() != blob.digest:
         raise RegistryError(f"local blob {blob.digest} does not match its digest: layout corrupt")
-    client.complete_layer_upload(
-        uploadId=upload_id, layerDigests=[blob.digest], **repo_args, aws_retry=True
-    )
+    try:
+        client.complete_layer_upload(
+            uploadId=upload_id, layerDigests=[blob.digest], **repo_args, aws_retry=True
+        )
+    except is_boto3_error_code("LayerAlreadyExistsException"):
+        pass  # a concurrent push completed the same layer first: the registry has it
+
+
+def valid_part_size(part_size: int) -> bool:
+    """0 lets ECR choose; otherwise within the limits ECR enforces."""
+    return part_size == 0 or MIN_PART_SIZE <= part_size <= MAX_PART_SIZE
 
 
 def put_image(

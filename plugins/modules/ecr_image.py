@@ -72,7 +72,8 @@ options:
     type: str
   part_size:
     description:
-      - Bytes per UploadLayerPart call. V(0) uses the part size ECR advises (capped at 20 MiB).
+      - Bytes per UploadLayerPart call, 5 MiB (V(5242880)) to 20 MiB, the limits ECR enforces.
+        V(0) uses the part size ECR advises.
     type: int
     default: 0
 notes:
@@ -293,8 +294,11 @@ def main() -> None:
         required_one_of=[("path", "source_tag")],
         supports_check_mode=True,
     )
-    if not 0 <= module.params["part_size"] <= registry.MAX_PART_SIZE:
-        module.fail_json(msg=f"part_size must be between 0 and {registry.MAX_PART_SIZE}")
+    if not registry.valid_part_size(module.params["part_size"]):
+        module.fail_json(
+            msg=f"part_size must be 0 (ECR's choice) or {registry.MIN_PART_SIZE} to "
+            f"{registry.MAX_PART_SIZE} bytes"
+        )
     client = module.client("ecr", retry_decorator=AWSRetry.jittered_backoff())
     try:
         result = run(module, client)

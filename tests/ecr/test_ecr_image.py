@@ -9,6 +9,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.django_ecs.aws.plugins.module_utils import ecr_registry as registry
+from ansible_collections.django_ecs.aws.plugins.module_utils.ecr_image_source import (
+    load_image_source,
+)
+
+
+class RecordingClient:
+    """Forwards every call to the real (emulator) client and records its name and ranges."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self.client, name)
+
+        def call(**kwargs: Any) -> Any:
+            kwargs.pop("aws_retry", None)  # what the amazon.aws retrying wrapper would consume
+            self.calls.append((name, {k: v for k, v in kwargs.items() if k != "layerPartBlob"}))
+            return method(**kwargs)
+
+        return call
+
+
 BASE = {"usr/lib/python3/site.py": b"# base layer\n" * 400}
 APP_V1 = {"app/manage.py": b"print('v1')\n"}
 APP_V2 = {"app/manage.py": b"print('v2')\n"}
@@ -178,13 +202,14 @@ def test_exclusion_keeps_latest_mutable_while_sha_tags_are_immutable(
 def test_small_parts_reassemble_into_the_same_layer(
     run_module: Run, ecr: Any, repository: str, make_oci_layout: Callable[..., Any]
 ) -> None:
-    big = {"app/blob.bin": os.urandom(50_000)}
+    part_size = 5 * 1024 * 1024  # the smallest part ECR accepts
+    big = {"app/blob.bin": os.urandom(2 * part_size + 1000)}
     image = make_oci_layout("big", [big])
 
-    result = push(run_module, repository, image.path, "sha-big", part_size=4096)
+    result = push(run_module, repository, image.path, "sha-big", part_size=part_size)
 
     assert result["changed"] is True, result
-    assert image.layer_sizes[0] > 4096 * 10
+    assert image.layer_sizes[0] > 2 * part_size  # three parts, the last one short
     assert available(ecr, repository, image.blob_digests) == set(image.blob_digests)
     assert tag_digest(ecr, repository, "sha-big") == image.digest
 
@@ -259,3 +284,38 @@ def test_layer_corrupted_on_disk_is_never_completed_in_ecr(
     assert "does not match its digest" in result["msg"]
     assert image.layer_digests[0] not in available(ecr, repository, image.layer_digests)
     assert tag_digest(ecr, repository, "sha-1") is None
+
+
+def test_part_size_below_what_ecr_accepts_is_refused(
+    run_module: Run, repository: str, make_oci_layout: Callable[..., Any]
+) -> None:
+    image = make_oci_layout("v1", [APP_V1])
+
+    result = push(run_module, repository, image.path, "sha-1", part_size=4096)
+
+    assert result.get("failed") is True
+    assert "part_size" in result["msg"]
+
+
+def test_blob_upload_sends_contiguous_parts_then_completes_once(
+    ecr: Any, repository: str, make_oci_layout: Callable[..., Any]
+) -> None:
+    part_size = registry.MIN_PART_SIZE
+    image = make_oci_layout("big", [{"app/blob.bin": os.urandom(2 * part_size + 1000)}])
+    layer = load_image_source(str(image.path)).layers[0]
+    client = RecordingClient(ecr)
+
+    registry.upload_blob(client, repository, None, layer, part_size)
+
+    names = [name for name, _ in client.calls]
+    assert names == [
+        "initiate_layer_upload",
+        "upload_layer_part",
+        "upload_layer_part",
+        "upload_layer_part",
+        "complete_layer_upload",
+    ]
+    ranges = [(c["partFirstByte"], c["partLastByte"]) for n, c in client.calls if "part" in n]
+    assert ranges == registry.part_ranges(layer.size, part_size)
+    assert ranges[-1][1] == layer.size - 1
+    assert available(ecr, repository, [layer.digest]) == {layer.digest}
