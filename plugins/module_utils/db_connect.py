@@ -14,6 +14,11 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
+try:
+    import pg8000.dbapi
+except ImportError:  # reported by connect(): planning and the Lambda contract need no driver
+    pg8000 = None
+
 SSL_MODES = ("disable", "require", "verify-full")
 SECRET_KEYS = ("username", "password", "host")
 
@@ -74,8 +79,8 @@ def connect(
     timeout: float = 10.0,
 ) -> Any:
     """A pg8000 DB-API connection (autocommit off: the bootstrap runs in one transaction)."""
-    import pg8000.dbapi  # imported here so planning code and tests need no driver
-
+    if pg8000 is None:
+        raise ConnectError("the pg8000 Python package is required for connection=direct")
     try:
         return pg8000.dbapi.connect(
             user=credentials.username,

@@ -265,7 +265,7 @@ def desired_kind_privileges(state: DesiredState, kind: str) -> set[tuple[str, st
 
 def relation_grantees(state: DesiredState) -> tuple[str, ...]:
     """Grantees whose relation privileges are managed; the migrator owns the tables instead."""
-    return (state.readonly_role, state.writer_role) + state.login_roles()
+    return (state.readonly_role, state.writer_role, *state.login_roles())
 
 
 # --------------------------------------------------------------------------- planning

@@ -1,6 +1,10 @@
 #!/usr/bin/python
 # Copyright: contributors to django_ecs.aws
 # Apache License 2.0 (see galaxy.yml)
+# Ansible wants DOCUMENTATION/EXAMPLES/RETURN before any import (ansible-test validate-modules).
+# ruff: noqa: E402
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -16,9 +20,10 @@ description:
     at level 9; dependency caches (C(__pycache__), C(.pyc)) and packaging metadata other than
     licences are left out.
   - Dependencies come from the distributions installed beside the Python running this module
-    (the control node's venv, installed from C(requirements.txt)/C(constraints.txt)): no network
-    at build time. Each must match its pin in I(dependencies) and contain no compiled extension,
-    else the module fails; the Lambda runtime could not load a wheel built for another platform.
+    (the control node's venv, installed from C(requirements.txt) and C(constraints.txt)), so
+    building needs no network. Each must match its pin in I(dependencies) and contain no
+    compiled extension, else the module fails (Lambda could not load a binary built for another
+    platform).
   - C(changed) is true only when the bytes differ from the file already at I(dest).
 options:
   dest:
@@ -116,6 +121,12 @@ DEFAULT_DEPENDENCIES = [
     "python-dateutil==2.9.0.post0",
     "six==1.17.0",
 ]
+ARGUMENT_SPEC = {
+    "dest": {"type": "path", "required": True},
+    "src": {"type": "path", "required": True},
+    "dependencies": {"type": "list", "elements": "str", "default": DEFAULT_DEPENDENCIES},
+    "ca_bundle": {"type": "path"},
+}
 SHARED_MODULES = (db_roles, db_connect)
 CA_BUNDLE_NAME = "rds-ca-bundle.pem"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date zip can store
@@ -244,15 +255,7 @@ def write_atomically(dest: Path, content: bytes) -> None:
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "dest": {"type": "path", "required": True},
-            "src": {"type": "path", "required": True},
-            "dependencies": {"type": "list", "elements": "str", "default": DEFAULT_DEPENDENCIES},
-            "ca_bundle": {"type": "path"},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     dest = Path(module.params["dest"])
     ca_bundle = Path(module.params["ca_bundle"]) if module.params["ca_bundle"] else None
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import boto3
 import pg8000.dbapi
 import pytest
 
@@ -38,8 +39,8 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_superuser') THEN
     CREATE ROLE rds_superuser NOLOGIN;
   END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- a parallel test won the race
 END $$"""
+SETUP_LOCK_KEY = 0x64625445  # serialises the cluster-wide part of the fixture across workers
 
 
 def _collection_root() -> Path:
@@ -151,8 +152,11 @@ def test_db(pg_server: PgServer) -> Iterator[ScratchDatabase]:
         _run_all(
             root,
             [
+                # Parallel workers share the cluster-wide roles: one setup at a time.
+                f"SELECT pg_advisory_lock({SETUP_LOCK_KEY})",
                 RDS_ROLES_SQL,
                 "GRANT rds_iam TO rds_superuser WITH ADMIN OPTION",
+                f"SELECT pg_advisory_unlock({SETUP_LOCK_KEY})",
                 f"CREATE ROLE {database.admin} LOGIN CREATEROLE CREATEDB PASSWORD "
                 + f"'{database.admin_password}'",
                 f"GRANT rds_superuser TO {database.admin}",
@@ -190,8 +194,6 @@ def aws_env() -> dict[str, str]:
 @pytest.fixture
 def admin_secret(test_db: ScratchDatabase, aws_env: dict[str, str]) -> Iterator[str]:
     """The test admin's credentials in moto's Secrets Manager, in the shape RDS writes."""
-    import boto3
-
     client = boto3.client("secretsmanager")
     secret = {
         "username": test_db.admin,

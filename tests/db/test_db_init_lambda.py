@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from db_fixtures import ScratchDatabase
 from db_lambda_runtime import lambda_endpoint
@@ -178,8 +179,6 @@ def test_module_rejects_an_answer_without_changed_and_queries(
     run_module: RunModule, aws_env: dict[str, str], test_db: ScratchDatabase
 ):
     # moto's Lambda answers without running our code, as a misdeployed function would.
-    import boto3
-
     client = boto3.client("lambda")
     name = f"echo-{test_db.prefix}"
     iam = boto3.client("iam")

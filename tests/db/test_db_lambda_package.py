@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import json
 import subprocess
 import sys
@@ -12,6 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+from ansible_collections.django_ecs.aws.plugins.modules import lambda_package
 from db_fixtures import HANDLER_DIR, REPO_ROOT, ansible_env, build_package
 
 RunModule = Callable[..., dict[str, Any]]
@@ -99,16 +103,12 @@ def test_a_version_other_than_the_pin_fails(run_module: RunModule, tmp_path: Pat
 
 
 def test_default_pins_follow_constraints_txt():
-    from ansible_collections.django_ecs.aws.plugins.modules import lambda_package
-
     constraints = (REPO_ROOT / "constraints.txt").read_text().splitlines()
     for pin in lambda_package.DEFAULT_DEPENDENCIES:
         assert pin in constraints, f"{pin} differs from constraints.txt"
 
 
 def test_deterministic_zip_ignores_insertion_order():
-    from ansible_collections.django_ecs.aws.plugins.modules import lambda_package
-
     forward = lambda_package.deterministic_zip({"a.py": b"1", "b/c.py": b"2"})
     backward = lambda_package.deterministic_zip({"b/c.py": b"2", "a.py": b"1"})
 
@@ -167,3 +167,16 @@ def test_ansible_cli_builds_the_package(tmp_path: Path):
     # Through AnsiballZ too, the module_utils reach the zip byte for byte.
     with zipfile.ZipFile(dest) as archive:
         assert archive.read("db_roles.py") == (MODULE_UTILS / "db_roles.py").read_bytes()
+
+
+@pytest.mark.parametrize("name", ["lambda_package", "rds_iam_bootstrap"])
+def test_documentation_matches_the_argument_spec(name: str):
+    module = importlib.import_module(f"ansible_collections.django_ecs.aws.plugins.modules.{name}")
+    documented = yaml.safe_load(module.DOCUMENTATION)["options"]
+    yaml.safe_load(module.EXAMPLES)
+    yaml.safe_load(module.RETURN)
+
+    assert set(documented) == set(module.ARGUMENT_SPEC)
+    for option, spec in module.ARGUMENT_SPEC.items():
+        for key in ("type", "default", "choices", "elements", "required"):
+            assert documented[option].get(key) == spec.get(key), (option, key)
