@@ -293,3 +293,20 @@ def test_db_instances_have_their_own_resource_ids(aws: Aws, unique: str) -> None
         if d["DBInstanceIdentifier"].startswith(f"ids-{unique}")
     }
     assert len(ids) == 2
+
+
+def test_db_instance_without_subnet_group_is_in_the_default_one(aws: Aws, unique: str) -> None:
+    rds = aws("rds")
+    rds.create_db_instance(
+        DBInstanceIdentifier=f"nosubnets-{unique}",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername=f"ns_{unique}",
+        MasterUserPassword="Password-123",
+    )
+    described = rds.describe_db_instances(DBInstanceIdentifier=f"nosubnets-{unique}")
+    subnet_group = described["DBInstances"][0]["DBSubnetGroup"]
+    default_vpc = aws("ec2").describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])
+    assert subnet_group["DBSubnetGroupName"] == "default"
+    assert subnet_group["VpcId"] == default_vpc["Vpcs"][0]["VpcId"]

@@ -350,6 +350,37 @@ def patch_rds_unique_dbi_resource_id() -> None:
     _wrap(RDSBackend, "create_db_instance_read_replica", create)
 
 
+# 11. RDS default subnet group -----------------------------------------------------------------
+def patch_rds_default_subnet_group() -> None:
+    # AWS: an instance created without DBSubnetGroupName lands in the account's `default` DB
+    # subnet group (the default VPC's subnets) and DescribeDBInstances shows it; moto shows no
+    # DBSubnetGroup and amazon.aws.rds_instance fails with a KeyError on its second run.
+    from moto.rds.models import RDSBackend
+
+    def create(original: Callable[..., Any], backend: RDSBackend, db_kwargs: Any) -> Any:
+        placed = db_kwargs.get("db_subnet_group_name") or db_kwargs.get("db_cluster_identifier")
+        if not placed and _ensure_default_subnet_group(backend):
+            db_kwargs["db_subnet_group_name"] = "default"
+        return original(backend, db_kwargs)
+
+    _wrap(RDSBackend, "create_db_instance", create)
+
+
+def _ensure_default_subnet_group(backend: RDSBackend) -> bool:
+    """Create the `default` DB subnet group if the default VPC has subnets to put in it."""
+    if "default" in backend.subnet_groups:
+        return True
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[backend.account_id][backend.region_name]
+    vpc = ec2.get_default_vpc()
+    subnets = ec2.describe_subnets(filters={"vpc-id": [vpc.id]}) if vpc else []
+    if not subnets:
+        return False
+    backend.create_subnet_group("default", "default", list(subnets), [])
+    return True
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -358,6 +389,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
         patch_rds_engine_default_parameters,
         patch_rds_endpoint_on_postgres,
         patch_rds_unique_dbi_resource_id,
+        patch_rds_default_subnet_group,
     ),
     "moto.rds.responses": (patch_rds_parameter_source_filter,),
     "moto.ec2.models": (patch_ec2_tag_resource_types, patch_ec2_source_dest_check_on_primary_eni),
