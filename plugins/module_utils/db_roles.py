@@ -49,8 +49,6 @@ ADVISORY_LOCK_KEY = 0x6462494E4954  # "dbINIT"
 # PostgreSQL 16 split role membership into INHERIT / SET options.
 PG16 = 160000
 
-ROLE_OPTION_NAMES = ("readonly_role", "writer_role", "migrator_role", "app_user", "migration_user")
-
 
 class BootstrapError(Exception):
     """The desired state is invalid or the database cannot be brought to it."""
@@ -89,7 +87,9 @@ class DesiredState:
             if value is None and item.name == "migration_user":
                 continue
             validate_identifier(value, item.name)
-        roles = [name for name in self.managed_roles()] + [self.iam_role]
+        if self.schema.startswith("pg_") or self.schema == "information_schema":
+            raise BootstrapError(f"schema {self.schema!r} is a system schema")
+        roles = [*self.managed_roles(), self.iam_role]
         for name in roles:
             if name in RESERVED_ROLE_NAMES or name.startswith("pg_"):
                 raise BootstrapError(f"role name {name!r} is reserved by PostgreSQL")

@@ -231,6 +231,12 @@ def test_reserved_role_names_are_rejected(name: str):
         db_roles.DesiredState(writer_role=name)
 
 
+@pytest.mark.parametrize("schema", ["pg_catalog", "information_schema"])
+def test_system_schemas_are_rejected(schema: str):
+    with pytest.raises(db_roles.BootstrapError, match="system schema"):
+        db_roles.DesiredState(schema=schema)
+
+
 def test_role_names_must_be_distinct():
     with pytest.raises(db_roles.BootstrapError, match="distinct"):
         db_roles.DesiredState(app_user="app_writer")
