@@ -310,3 +310,21 @@ def test_db_instance_without_subnet_group_is_in_the_default_one(aws: Aws, unique
     default_vpc = aws("ec2").describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])
     assert subnet_group["DBSubnetGroupName"] == "default"
     assert subnet_group["VpcId"] == default_vpc["Vpcs"][0]["VpcId"]
+
+
+def test_rule_description_updates_return_true(aws: Aws) -> None:
+    ec2 = aws("ec2")
+    vpc_id, _ = _vpc_subnet(ec2, "10.93.0.0/24")
+    group_id = ec2.create_security_group(GroupName="describe-me", Description="d", VpcId=vpc_id)[
+        "GroupId"
+    ]
+    described_rule = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "x"}]}]
+    egress = ec2.update_security_group_rule_descriptions_egress(
+        GroupId=group_id, IpPermissions=described_rule
+    )
+    ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=described_rule)
+    ingress = ec2.update_security_group_rule_descriptions_ingress(
+        GroupId=group_id, IpPermissions=described_rule
+    )
+    assert egress["Return"] is True
+    assert ingress["Return"] is True

@@ -381,6 +381,21 @@ def _ensure_default_subnet_group(backend: RDSBackend) -> bool:
     return True
 
 
+def patch_ec2_rule_description_updates_return_true() -> None:
+    """AWS answers UpdateSecurityGroupRuleDescriptions{Ingress,Egress} with ``Return: true``;
+    moto answers an empty body, and amazon.aws.ec2_security_group reads ``["Return"]``
+    (KeyError 'Return' on the first run that sets a rule description)."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.security_groups import SecurityGroups
+
+    def returning_true(original: Callable[..., Any], self: Any) -> ActionResult:
+        original(self)
+        return ActionResult({"Return": True})
+
+    for direction in ("ingress", "egress"):
+        _wrap(SecurityGroups, f"update_security_group_rule_descriptions_{direction}", returning_true)
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -393,6 +408,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     ),
     "moto.rds.responses": (patch_rds_parameter_source_filter,),
     "moto.ec2.models": (patch_ec2_tag_resource_types, patch_ec2_source_dest_check_on_primary_eni),
+    "moto.ec2.responses.security_groups": (patch_ec2_rule_description_updates_return_true,),
     "moto.ecs.models": (patch_ecs_cluster_capacity_providers,),
     "moto.ecs.responses": (patch_ecs_service_deployment_settings,),
     "moto.ecr.models": (patch_ecr_manifest_digest,),
