@@ -318,7 +318,9 @@ def test_rule_description_updates_return_true(aws: Aws) -> None:
     group_id = ec2.create_security_group(GroupName="describe-me", Description="d", VpcId=vpc_id)[
         "GroupId"
     ]
-    described_rule = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "x"}]}]
+    described_rule = [
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "x"}]}
+    ]
     egress = ec2.update_security_group_rule_descriptions_egress(
         GroupId=group_id, IpPermissions=described_rule
     )
