@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import asdict
 
 import pytest
 from pg8000.native import literal
@@ -93,3 +94,12 @@ def test_exports_quote_values_and_default_the_region(monkeypatch: pytest.MonkeyP
 def test_free_ports_are_distinct() -> None:
     ports = free_loopback_ports(3)
     assert len(set(ports)) == 3
+
+
+def test_a_server_from_other_code_is_stale() -> None:
+    current = launcher.EmulatorState(
+        **{**asdict(_state()), "code_version": launcher.code_version()}
+    )
+    older = launcher.EmulatorState(**{**asdict(_state()), "code_version": "0123456789abcdef"})
+    assert not launcher.is_stale(current)
+    assert launcher.is_stale(older)
