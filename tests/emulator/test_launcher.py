@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -224,4 +225,27 @@ def test_concurrent_starts_share_one_emulator(tmp_path: Path) -> None:
         assert parse_exports(outputs[0]) == parse_exports(outputs[1])
         assert len(_emulator_processes_for(tmp_path)) == 1
     finally:
+        run_emulator("stop", tmp_path)
+
+
+def test_a_slow_server_is_waited_for_not_restarted(tmp_path: Path) -> None:
+    before = start_copy(tmp_path)
+    moto_pid = int(str(_state(tmp_path)["moto_pid"]))
+    try:
+        os.kill(moto_pid, signal.SIGSTOP)  # alive but not answering, like a very busy server
+        again = subprocess.Popen(
+            [str(SCRIPT), "start"],
+            env={**os.environ, "DJANGO_ECS_EMULATOR_DIR": str(tmp_path)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        time.sleep(3)
+        os.kill(moto_pid, signal.SIGCONT)
+        output = again.communicate(timeout=60)[0]
+        assert again.returncode == 0
+        assert parse_exports(output) == before
+        assert int(str(_state(tmp_path)["moto_pid"])) == moto_pid
+    finally:
+        os.kill(moto_pid, signal.SIGCONT)
         run_emulator("stop", tmp_path)

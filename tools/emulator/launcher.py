@@ -38,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR_ENV = "DJANGO_ECS_EMULATOR_DIR"
 MOTO_MARKER = "tools.emulator.moto_patched"
 START_TIMEOUT = 30.0
+BUSY_GRACE = 15.0
 # Lambda's docker-free backend: Invoke answers without starting a container (no Docker here).
 MOTO_CONFIG = {"lambda": {"use_docker": False}}
 
@@ -165,13 +166,24 @@ def health(state: EmulatorState) -> dict[str, bool]:
     return {"moto": moto_healthy(state), "postgres": postgres_healthy(state)}
 
 
+def _usable(state: EmulatorState) -> bool:
+    """Healthy, or alive and healthy again within BUSY_GRACE: a server busy with other clients'
+    requests may answer late, and restarting it would pull it from under them."""
+    if all(health(state).values()):
+        return True
+    alive = is_alive(state.moto_pid, MOTO_MARKER) and postgres.server_alive(
+        state.pg_pid, Path(state.pg_base_dir)
+    )
+    return alive and wait_until(lambda: all(health(state).values()), BUSY_GRACE, interval=0.5)
+
+
 # Start ----------------------------------------------------------------------------------------
 def start(directory: Path | None = None) -> EmulatorState:
     """Start both servers, or return the running ones untouched if they are healthy."""
     directory = directory or state_dir()
     with _locked(directory):
         state = load_state(directory)
-        if state is not None and all(health(state).values()):
+        if state is not None and _usable(state):
             return state
         if state is not None:
             _teardown(directory, state)  # half-dead: start afresh

@@ -393,7 +393,9 @@ def patch_ec2_rule_description_updates_return_true() -> None:
         return ActionResult({"Return": True})
 
     for direction in ("ingress", "egress"):
-        _wrap(SecurityGroups, f"update_security_group_rule_descriptions_{direction}", returning_true)
+        _wrap(
+            SecurityGroups, f"update_security_group_rule_descriptions_{direction}", returning_true
+        )
 
 
 # Which patches run once moto has imported which module (None: before the server starts).
