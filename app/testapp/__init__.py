@@ -1,0 +1,1 @@
+"""The Django service deployed by the django_ecs.aws collection."""
