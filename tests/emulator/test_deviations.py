@@ -312,12 +312,12 @@ def test_db_instance_without_subnet_group_is_in_the_default_one(aws: Aws, unique
     assert subnet_group["VpcId"] == default_vpc["Vpcs"][0]["VpcId"]
 
 
-def test_rule_description_updates_return_true(aws: Aws) -> None:
+def test_rule_description_updates_return_true(aws: Aws, unique: str) -> None:
     ec2 = aws("ec2")
     vpc_id, _ = _vpc_subnet(ec2, "10.93.0.0/24")
-    group_id = ec2.create_security_group(GroupName="describe-me", Description="d", VpcId=vpc_id)[
-        "GroupId"
-    ]
+    group_id = ec2.create_security_group(
+        GroupName=f"describe-{unique}", Description="d", VpcId=vpc_id
+    )["GroupId"]
     described_rule = [
         {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "x"}]}
     ]

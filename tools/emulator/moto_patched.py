@@ -381,6 +381,7 @@ def _ensure_default_subnet_group(backend: RDSBackend) -> bool:
     return True
 
 
+# 12. EC2 security group rule descriptions -----------------------------------------------------
 def patch_ec2_rule_description_updates_return_true() -> None:
     """AWS answers UpdateSecurityGroupRuleDescriptions{Ingress,Egress} with ``Return: true``;
     moto answers an empty body, and amazon.aws.ec2_security_group reads ``["Return"]``
