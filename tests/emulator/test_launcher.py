@@ -249,3 +249,32 @@ def test_a_slow_server_is_waited_for_not_restarted(tmp_path: Path) -> None:
     finally:
         os.kill(moto_pid, signal.SIGCONT)
         run_emulator("stop", tmp_path)
+
+
+def test_eval_in_bash_exports_and_keeps_a_chosen_region(
+    emulator_dir: Path, emulator_env: dict[str, str]
+) -> None:
+    script = f'eval "$({SCRIPT} start 2>/dev/null)" && echo "$PGPORT $AWS_DEFAULT_REGION"'
+    chosen = subprocess.run(
+        ["bash", "-c", script],
+        env={
+            **os.environ,
+            "DJANGO_ECS_EMULATOR_DIR": str(emulator_dir),
+            "AWS_DEFAULT_REGION": "eu-west-3",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    unset = {k: v for k, v in os.environ.items() if k != "AWS_DEFAULT_REGION"}
+    defaulted = subprocess.run(
+        ["bash", "-c", script],
+        env={**unset, "DJANGO_ECS_EMULATOR_DIR": str(emulator_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert chosen.stdout.split() == [emulator_env["PGPORT"], "eu-west-3"]
+    assert defaulted.stdout.split() == [emulator_env["PGPORT"], "us-east-1"]
