@@ -117,7 +117,9 @@ def carve_subnets(
         )
     carved: list[dict[str, Any]] = []
     for index, az in enumerate(azs):
-        carved.append({"az": az, "tier": "public", "cidr": str(public_blocks[index]), "index": index})
+        carved.append(
+            {"az": az, "tier": "public", "cidr": str(public_blocks[index]), "index": index}
+        )
         carved.append(
             {"az": az, "tier": "private", "cidr": str(private_blocks[index]), "index": index}
         )

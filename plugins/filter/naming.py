@@ -6,10 +6,10 @@ resource found by name in one layer is the one another layer created.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.django_ecs.aws.plugins.module_utils import naming as naming_rules
 
 DOCUMENTATION = r"""
 name: resource_name
@@ -40,39 +40,13 @@ _value:
   type: str
 """
 
-# Lower-case letters, digits and inner hyphens: the intersection of what ALB, target
-# group, RDS, ECR and IAM accept in a name.
-_NAME_PART = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_NAMING_KEYS = ("env", "service", "client")
-
-
-def _validated_part(label: str, value: Any) -> str:
-    text = str(value if value is not None else "").strip().lower()
-    if not _NAME_PART.match(text):
-        raise AnsibleFilterError(
-            f"resource_name: {label} must be lower-case letters, digits and inner hyphens "
-            f"(e.g. 'dev'), got {value!r}"
-        )
-    return text
-
 
 def resource_name(resource: str, naming: dict[str, Any]) -> str:
     """Return ``{env}-{service}-{resource}-{client}`` for ``resource``."""
-    if not isinstance(naming, dict):
-        raise AnsibleFilterError("resource_name: naming must be a dict with env, service, client")
-    missing = [key for key in _NAMING_KEYS if not naming.get(key)]
-    if missing:
-        raise AnsibleFilterError(
-            f"resource_name: naming is missing {', '.join(missing)} "
-            "(set env_name, service_name and client_name in the inventory)"
-        )
-    parts = [
-        _validated_part("naming.env", naming["env"]),
-        _validated_part("naming.service", naming["service"]),
-        _validated_part("resource", resource),
-        _validated_part("naming.client", naming["client"]),
-    ]
-    return "-".join(parts)
+    try:
+        return naming_rules.resource_name(resource, naming)
+    except naming_rules.NamingError as error:
+        raise AnsibleFilterError(str(error)) from error
 
 
 class FilterModule:

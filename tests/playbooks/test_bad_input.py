@@ -13,7 +13,9 @@ from tests.playbooks.runner import run_playbook
 NO_AWS_CALL_MARKERS = ("Could not connect to the endpoint URL", "EndpointConnectionError")
 
 
-def assert_fails_before_aws(extra_vars: list[str], *expected: str, inventory: str = "local") -> None:
+def assert_fails_before_aws(
+    extra_vars: list[str], *expected: str, inventory: str = "local"
+) -> None:
     args = [arg for pair in (("-e", value) for value in extra_vars) for arg in pair]
     run = run_playbook("site.yml", inventory, "--tags", "network", *args)
     assert run.returncode != 0, run.output
@@ -47,7 +49,8 @@ def test_duplicate_azs() -> None:
 
 def test_unknown_nat_mode() -> None:
     assert_fails_before_aws(
-        ["network_nat_mode=carrier-pigeon"], "network_nat_mode must be one of instance, gateway, none"
+        ["network_nat_mode=carrier-pigeon"],
+        "network_nat_mode must be one of instance, gateway, none",
     )
 
 

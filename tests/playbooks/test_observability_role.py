@@ -164,6 +164,18 @@ def test_converge_twice_verify_then_check_mode(endpoint: str) -> None:
     assert verify(env.expected(thresholds={**DEV_THRESHOLDS, "ecs_cpu": 90})) == []
 
 
+def test_check_mode_on_a_new_environment_plans_without_creating(endpoint: str) -> None:
+    env = new_environment(endpoint)
+    assert env.converge("--check", "--diff") > 0
+    logs = boto3.client("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/django-ecs/{env.name}/"
+    )
+    assert logs["logGroups"] == []
+    topics = [t["TopicArn"] for t in boto3.client("sns").list_topics()["Topics"]]
+    assert not [arn for arn in topics if arn.endswith(":" + env.resource("alerts"))]
+    assert alarm_names(env) == []
+
+
 def test_alb_alarms_wait_for_the_load_balancer_then_appear(endpoint: str) -> None:
     env = new_environment(endpoint)
     run = env.run("-e", "network_nat_mode=gateway")

@@ -107,10 +107,18 @@ def test_carve_subnets_rejects_a_prefix_too_small_and_says_what_fits() -> None:
 
 def test_subnet_summary_reads_tier_tag_and_sorts_by_az() -> None:
     info = [
-        {"id": "subnet-2", "availability_zone": "b", "cidr_block": "10.0.4.0/22",
-         "tags": {"Tier": "private"}},
-        {"id": "subnet-1", "availability_zone": "a", "cidr_block": "10.0.0.0/22",
-         "tags": {"Tier": "private"}},
+        {
+            "id": "subnet-2",
+            "availability_zone": "b",
+            "cidr_block": "10.0.4.0/22",
+            "tags": {"Tier": "private"},
+        },
+        {
+            "id": "subnet-1",
+            "availability_zone": "a",
+            "cidr_block": "10.0.0.0/22",
+            "tags": {"Tier": "private"},
+        },
     ]
     assert [s["id"] for s in subnet_summary(info)] == ["subnet-1", "subnet-2"]
     assert subnet_summary(info)[0]["tier"] == "private"
@@ -118,9 +126,14 @@ def test_subnet_summary_reads_tier_tag_and_sorts_by_az() -> None:
 
 def test_route_table_summary_finds_the_default_route_target() -> None:
     tables = [
-        {"id": "rtb-1", "tags": {"AvailabilityZone": "a"},
-         "routes": [{"destination_cidr_block": "10.0.0.0/16", "gateway_id": "local"},
-                    {"destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": "nat-1"}]},
+        {
+            "id": "rtb-1",
+            "tags": {"AvailabilityZone": "a"},
+            "routes": [
+                {"destination_cidr_block": "10.0.0.0/16", "gateway_id": "local"},
+                {"destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": "nat-1"},
+            ],
+        },
         {"id": "rtb-0", "tags": {"AvailabilityZone": "0"}, "routes": []},
     ]
     assert route_table_summary(tables) == [

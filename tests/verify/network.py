@@ -46,7 +46,8 @@ def check_tags(checker: Checker, what: str, resource: dict[str, Any], tags: dict
     actual = tag_map(resource)
     for key in REQUIRED_TAGS:
         checker.check(
-            actual.get(key) == tags[key], f"{what}: tag {key}={actual.get(key)!r}, want {tags[key]!r}"
+            actual.get(key) == tags[key],
+            f"{what}: tag {key}={actual.get(key)!r}, want {tags[key]!r}",
         )
 
 
@@ -62,7 +63,9 @@ def carved(expected: dict[str, Any]) -> dict[tuple[str, str], str]:
 
 
 def verify_vpc(checker: Checker, ec2: Any, expected: dict[str, Any]) -> dict[str, Any] | None:
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [name(expected, "vpc")]}])["Vpcs"]
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [name(expected, "vpc")]}])[
+        "Vpcs"
+    ]
     checker.check(len(vpcs) == 1, f"expected one VPC {name(expected, 'vpc')}, found {len(vpcs)}")
     if len(vpcs) != 1:
         return None
@@ -98,12 +101,18 @@ def verify_subnets(checker: Checker, ec2: Any, vpc_id: str, expected: dict[str, 
 def default_target(table: dict[str, Any]) -> str:
     for route in table["Routes"]:
         if route.get("DestinationCidrBlock") == "0.0.0.0/0":
-            return route.get("NatGatewayId") or route.get("InstanceId") or route.get("GatewayId", "")
+            return (
+                route.get("NatGatewayId") or route.get("InstanceId") or route.get("GatewayId", "")
+            )
     return ""
 
 
 def verify_routing(
-    checker: Checker, ec2: Any, vpc_id: str, subnets: list[dict], nat_by_az: dict[str, str],
+    checker: Checker,
+    ec2: Any,
+    vpc_id: str,
+    subnets: list[dict],
+    nat_by_az: dict[str, str],
     expected: dict[str, Any],
 ) -> None:
     tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])[
@@ -125,7 +134,8 @@ def verify_routing(
         target = default_target(table)
         if all(tier == "public" for _, tier in tiers):
             checker.check(
-                bool(igws) and target == igws[0]["InternetGatewayId"], "public default route not to IGW"
+                bool(igws) and target == igws[0]["InternetGatewayId"],
+                "public default route not to IGW",
             )
             continue
         checker.check(len(tiers) == 1, f"private route table shared across AZs: {tiers}")
@@ -136,10 +146,15 @@ def verify_routing(
 
 def verify_default_security_group(checker: Checker, ec2: Any, vpc_id: str) -> None:
     group = ec2.describe_security_groups(
-        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["default"]}]
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
     )["SecurityGroups"][0]
     checker.check(not group["IpPermissions"], "default security group has ingress rules (EC2.2)")
-    checker.check(not group["IpPermissionsEgress"], "default security group has egress rules (EC2.2)")
+    checker.check(
+        not group["IpPermissionsEgress"], "default security group has egress rules (EC2.2)"
+    )
 
 
 def verify_nat_instance(
@@ -166,9 +181,12 @@ def verify_nat_instance(
     checker.check(instance.get("SourceDestCheck") is False, "source/dest check is on")
     checker.check(bool(instance.get("PublicIpAddress")), "NAT instance has no public IP")
     first_public = sorted(
-        (s for s in subnets if tag_map(s).get("Tier") == "public"), key=lambda s: s["AvailabilityZone"]
+        (s for s in subnets if tag_map(s).get("Tier") == "public"),
+        key=lambda s: s["AvailabilityZone"],
     )[0]
-    checker.check(instance["SubnetId"] == first_public["SubnetId"], "NAT not in first public subnet")
+    checker.check(
+        instance["SubnetId"] == first_public["SubnetId"], "NAT not in first public subnet"
+    )
     eni = ec2.describe_network_interfaces(
         NetworkInterfaceIds=[instance["NetworkInterfaces"][0]["NetworkInterfaceId"]]
     )["NetworkInterfaces"][0]
@@ -223,7 +241,9 @@ def verify_nat_gateways(
     by_az: dict[str, str] = {}
     for gateway in gateways:
         by_az[az_of.get(gateway["SubnetId"], "?")] = gateway["NatGatewayId"]
-        checker.check(bool(gateway["NatGatewayAddresses"][0].get("AllocationId")), "NAT GW without EIP")
+        checker.check(
+            bool(gateway["NatGatewayAddresses"][0].get("AllocationId")), "NAT GW without EIP"
+        )
         check_tags(checker, f"NAT gateway {gateway['NatGatewayId']}", gateway, expected["tags"])
     want_azs = sorted(expected["vpc_azs"][:count])
     checker.check(sorted(by_az) == want_azs, f"NAT gateways in {sorted(by_az)}, want {want_azs}")
