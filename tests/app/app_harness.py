@@ -94,6 +94,15 @@ def drop_role_and_database(admin_conninfo: str, user: str, database: str) -> Non
         admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(user)))
 
 
+@dataclass(frozen=True)
+class AppDatabase:
+    """A database with a login role of its own, and the app's environment to reach it."""
+
+    env: dict[str, str]
+    name: str
+    user: str
+
+
 @dataclass
 class TokenSpy:
     """Wraps the real token function: records each token and makes it the role's password.

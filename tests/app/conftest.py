@@ -16,7 +16,6 @@ import os
 import secrets
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -94,13 +93,6 @@ class TemporaryEnviron:
                 os.environ[name] = value
 
 
-@dataclass(frozen=True)
-class AppDatabase:
-    env: dict[str, str]
-    name: str
-    user: str
-
-
 @pytest.fixture(scope="session")
 def harness_pg() -> str:
     missing = [name for name in HARNESS_VARS if not os.environ.get(name)]
@@ -110,18 +102,18 @@ def harness_pg() -> str:
 
 
 @pytest.fixture(scope="session")
-def app_database(harness_pg: str) -> Iterator[AppDatabase]:
+def app_database(harness_pg: str) -> Iterator[app_harness.AppDatabase]:
     """A database and a non-superuser login role of its own, as the app gets on RDS."""
     yield from _new_app_database(harness_pg)
 
 
 @pytest.fixture()
-def fresh_database(harness_pg: str) -> Iterator[AppDatabase]:
+def fresh_database(harness_pg: str) -> Iterator[app_harness.AppDatabase]:
     """Like app_database, but new for one test (migrations start from nothing)."""
     yield from _new_app_database(harness_pg)
 
 
-def _new_app_database(harness_pg: str) -> Iterator[AppDatabase]:
+def _new_app_database(harness_pg: str) -> Iterator[app_harness.AppDatabase]:
     suffix = secrets.token_hex(4)
     name, user, password = f"app_test_{suffix}", f"app_user_{suffix}", secrets.token_urlsafe(24)
     app_harness.create_role_and_database(harness_pg, user, name, password)
@@ -134,6 +126,6 @@ def _new_app_database(harness_pg: str) -> Iterator[AppDatabase]:
         DB_PASSWORD=password,
     )
     try:
-        yield AppDatabase(env=env, name=name, user=user)
+        yield app_harness.AppDatabase(env=env, name=name, user=user)
     finally:
         app_harness.drop_role_and_database(harness_pg, user, name)

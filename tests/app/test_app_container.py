@@ -16,7 +16,7 @@ from pathlib import Path
 
 import app_harness
 import pytest
-from app_harness import APP_DIR, ENTRYPOINT, Server, subprocess_env, wait_live
+from app_harness import APP_DIR, ENTRYPOINT, AppDatabase, Server, subprocess_env, wait_live
 from app_pgcluster import free_port
 
 DOCKERFILE = APP_DIR / "Dockerfile"
@@ -121,7 +121,9 @@ def test_ca_bundle_that_is_not_pem_fails_the_build(tmp_path: Path) -> None:
     assert result.returncode == 1
 
 
-def test_serves_with_a_read_only_root_file_system(app_database, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_serves_with_a_read_only_root_file_system(
+    app_database: AppDatabase, tmp_path: Path
+) -> None:
     """As on Fargate with readonlyRootFilesystem: everything read-only except /tmp."""
     venv = Path(sys.executable).parent.parent
     port = free_port()

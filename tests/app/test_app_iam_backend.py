@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
 from app_harness import IAM_DB, IAM_USER, TokenSpy, wsgi_get
+from app_pgcluster import Cluster
 from django.db import OperationalError, connection
 from testapp.db_iam.base import DatabaseWrapper
 
@@ -53,7 +55,7 @@ def test_requests_without_database_make_no_token(spy: TokenSpy) -> None:
     assert spy.tokens == []
 
 
-def test_a_killed_connection_reconnects_with_a_new_token(spy: TokenSpy, tls_pg) -> None:  # type: ignore[no-untyped-def]
+def test_a_killed_connection_reconnects_with_a_new_token(spy: TokenSpy, tls_pg: Cluster) -> None:
     assert wsgi_get("/readyz").status == 200
     time.sleep(1.1)  # tokens carry a one-second timestamp: make the next one differ
     assert terminate_app_sessions(tls_pg.admin_dsn) == 1
@@ -64,7 +66,7 @@ def test_a_killed_connection_reconnects_with_a_new_token(spy: TokenSpy, tls_pg) 
     assert spy.tokens[0] != spy.tokens[1]
 
 
-def test_the_old_token_no_longer_logs_in_after_a_reconnect(spy: TokenSpy, tls_pg) -> None:  # type: ignore[no-untyped-def]
+def test_the_old_token_no_longer_logs_in_after_a_reconnect(spy: TokenSpy, tls_pg: Cluster) -> None:
     assert wsgi_get("/readyz").status == 200
     time.sleep(1.1)
     terminate_app_sessions(tls_pg.admin_dsn)
@@ -90,7 +92,7 @@ def test_a_connection_past_conn_max_age_is_replaced_with_a_new_token(spy: TokenS
     assert _backend_pid() != first_pid
 
 
-def test_the_token_is_the_password_over_verified_tls(spy: TokenSpy, tls_pg) -> None:  # type: ignore[no-untyped-def]
+def test_the_token_is_the_password_over_verified_tls(spy: TokenSpy, tls_pg: Cluster) -> None:
 
     assert wsgi_get("/readyz").status == 200
     info = connection.connection.info
@@ -104,7 +106,7 @@ def test_the_token_is_the_password_over_verified_tls(spy: TokenSpy, tls_pg) -> N
         assert cursor.fetchone() == (True,)
 
 
-def test_the_token_is_a_presigned_rds_db_connect_url(spy: TokenSpy, tls_pg) -> None:  # type: ignore[no-untyped-def]
+def test_the_token_is_a_presigned_rds_db_connect_url(spy: TokenSpy, tls_pg: Cluster) -> None:
     assert wsgi_get("/readyz").status == 200
     url = urlsplit("//" + spy.tokens[-1])
     query = {key: values[0] for key, values in parse_qs(url.query).items()}
@@ -117,7 +119,7 @@ def test_the_token_is_a_presigned_rds_db_connect_url(spy: TokenSpy, tls_pg) -> N
     assert len(query["X-Amz-Signature"]) == 64
 
 
-def test_verify_full_refuses_a_server_signed_by_another_ca(spy: TokenSpy, tls_pg) -> None:  # type: ignore[no-untyped-def]
+def test_verify_full_refuses_a_server_signed_by_another_ca(spy: TokenSpy, tls_pg: Cluster) -> None:
 
     settings = dict(connection.settings_dict)
     settings["OPTIONS"] = {**settings["OPTIONS"], "sslrootcert": str(tls_pg.certs.other_ca_cert)}
@@ -126,7 +128,7 @@ def test_verify_full_refuses_a_server_signed_by_another_ca(spy: TokenSpy, tls_pg
         wrapper.ensure_connection()
 
 
-def test_the_role_cannot_log_in_without_tls(spy: TokenSpy, tls_pg) -> None:  # type: ignore[no-untyped-def]
+def test_the_role_cannot_log_in_without_tls(spy: TokenSpy, tls_pg: Cluster) -> None:
     assert wsgi_get("/readyz").status == 200
     with pytest.raises(psycopg.OperationalError, match="no encryption"):
         psycopg.connect(
@@ -140,8 +142,8 @@ def test_the_role_cannot_log_in_without_tls(spy: TokenSpy, tls_pg) -> None:  # t
 
 
 def test_missing_credentials_surface_as_a_database_error(
-    spy: TokenSpy, monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    spy: TokenSpy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
 
     for name in (
         "AWS_ACCESS_KEY_ID",
@@ -170,7 +172,7 @@ def _backend_pid() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _connect(cluster, password: str, ca_cert) -> psycopg.Connection:  # type: ignore[no-untyped-def]
+def _connect(cluster: Cluster, password: str, ca_cert: Path) -> psycopg.Connection:
     return psycopg.connect(
         host="localhost",
         port=cluster.port,

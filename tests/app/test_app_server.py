@@ -16,7 +16,7 @@ from typing import IO
 import app_harness
 import psycopg
 import pytest
-from app_harness import Server, production_env, run_entrypoint, start_server
+from app_harness import AppDatabase, Server, production_env, run_entrypoint, start_server
 from app_pgcluster import free_port
 from testapp.management.commands.migrate import MIGRATION_LOCK_KEY
 
@@ -24,7 +24,7 @@ ALB_TARGET_IP = "10.0.12.34"
 
 
 @pytest.fixture(scope="module")
-def server(app_database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:  # type: ignore[no-untyped-def]
+def server(app_database: AppDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("gunicorn") / "serve.log"
     running = start_server(app_database.env, log)
     yield running
@@ -50,7 +50,7 @@ def test_unknown_host_is_rejected_except_on_healthz(server: Server) -> None:
     assert server.get("/healthz", host=ALB_TARGET_IP)[0] == 200
 
 
-def test_readyz_uses_the_apps_own_database_user(server: Server, app_database) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_uses_the_apps_own_database_user(server: Server, app_database: AppDatabase) -> None:
     assert server.get("/readyz")[0] == 200
     with psycopg.connect("", autocommit=True) as admin:
         users = admin.execute(
@@ -71,8 +71,8 @@ def test_logs_are_json_lines_with_structured_access_entries(server: Server) -> N
 
 
 def test_readyz_is_503_with_a_short_reason_when_the_database_is_down(
-    app_database, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    app_database: AppDatabase, tmp_path: Path
+) -> None:
     down = {**app_database.env, "DB_PORT": str(free_port()), "DB_CONNECT_TIMEOUT": "2"}
     server = start_server(down, tmp_path / "down.log")
     try:
@@ -89,8 +89,8 @@ def test_readyz_is_503_with_a_short_reason_when_the_database_is_down(
 
 
 def test_sigterm_stops_gunicorn_gracefully_within_the_stop_timeout(
-    app_database, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    app_database: AppDatabase, tmp_path: Path
+) -> None:
     server = start_server(
         {**app_database.env, "GUNICORN_GRACEFUL_TIMEOUT": "10"}, tmp_path / "stop.log"
     )
@@ -100,7 +100,7 @@ def test_sigterm_stops_gunicorn_gracefully_within_the_stop_timeout(
     assert "Handling signal: term" in server.log()
 
 
-def test_migrate_applies_migrations_then_finds_nothing_to_do(fresh_database) -> None:  # type: ignore[no-untyped-def]
+def test_migrate_applies_migrations_then_finds_nothing_to_do(fresh_database: AppDatabase) -> None:
     first = run_entrypoint(["migrate"], fresh_database.env)
     assert first.returncode == 0, first.stderr
     assert "Applying contenttypes.0001_initial" in first.stdout
@@ -114,7 +114,7 @@ def test_migrate_applies_migrations_then_finds_nothing_to_do(fresh_database) -> 
     assert owner == (fresh_database.user,)
 
 
-def test_a_second_migrate_waits_for_the_advisory_lock(fresh_database) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_migrate_waits_for_the_advisory_lock(fresh_database: AppDatabase) -> None:
 
     with psycopg.connect(dbname=fresh_database.name, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
@@ -133,7 +133,7 @@ def test_a_second_migrate_waits_for_the_advisory_lock(fresh_database) -> None:  
         assert waiting.wait(timeout=60) == 0, rest
 
 
-def test_migrate_gives_up_when_the_lock_is_held_too_long(fresh_database) -> None:  # type: ignore[no-untyped-def]
+def test_migrate_gives_up_when_the_lock_is_held_too_long(fresh_database: AppDatabase) -> None:
 
     with psycopg.connect(dbname=fresh_database.name, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
