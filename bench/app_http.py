@@ -226,31 +226,40 @@ def report(results: dict[str, list[dict[str, float]]]) -> None:
         label: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         for label, runs in results.items()
     }
+    print("\nmedians over the rounds; best = highest req/s of a round (least disturbed)")
     print(
-        f"\n{'row':<36} {'req/s':>7} {'spread':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10}"
+        f"{'row':<36} {'req/s':>7} {'best':>7} {'spread':>7} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'CPU us/req':>10}"
     )
     for label, value in median.items():
         rates = [run["rps"] for run in results[label]]
         # Spread of req/s across rounds: how much the machine's other load moved the numbers.
         spread = (max(rates) - min(rates)) / value["rps"]
         print(
-            f"{label:<36} {value['rps']:>7.0f} {spread:>7.0%} {value['p50_ms']:>7.2f}"
-            f" {value['p99_ms']:>7.2f} {value['cpu_us']:>10.0f}"
+            f"{label:<36} {value['rps']:>7.0f} {max(rates):>7.0f} {spread:>7.0%}"
+            f" {value['p50_ms']:>7.2f} {value['p99_ms']:>7.2f} {value['cpu_us']:>10.0f}"
         )
-    compare(median, "app /healthz", ROWS[0].label, 0.90)
-    compare(median, "app /readyz, iam mode", "app /readyz, password mode", 0.95)
+    print()
+    compare(results, "app /healthz", ROWS[0].label, 0.90)
+    compare(results, "app /readyz, iam mode", "app /readyz, password mode", 0.95)
 
 
-def compare(median: dict[str, dict[str, float]], row: str, baseline: str, aim: float) -> None:
-    """Throughput ratio, and the same from CPU time (baseline CPU / row CPU)."""
+def compare(
+    results: dict[str, list[dict[str, float]]], row: str, baseline: str, aim: float
+) -> None:
+    """Ratios by median req/s, by best req/s, and by CPU time (baseline CPU / row CPU)."""
+    median = {
+        label: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        for label, runs in results.items()
+    }
     by_rps = median[row]["rps"] / median[baseline]["rps"]
+    by_best = max(run["rps"] for run in results[row]) / max(run["rps"] for run in results[baseline])
     by_cpu = median[baseline]["cpu_us"] / median[row]["cpu_us"]
-    verdict = (
-        "met" if min(by_rps, by_cpu) >= aim else "MISSED" if max(by_rps, by_cpu) < aim else "mixed"
-    )
+    ratios = (by_rps, by_best, by_cpu)
+    verdict = "met" if min(ratios) >= aim else "MISSED" if max(ratios) < aim else "mixed"
     print(
-        f"{row} vs {baseline}: req/s {by_rps:.1%}, CPU per request {by_cpu:.1%}"
-        f" (aim >= {aim:.0%}): {verdict}"
+        f"{row} vs {baseline}: median req/s {by_rps:.1%}, best req/s {by_best:.1%},"
+        f" CPU per request {by_cpu:.1%} (aim >= {aim:.0%}): {verdict}"
     )
 
 
