@@ -316,6 +316,25 @@ def plan(alarms: list[dict[str, Any]], current: dict[str, dict[str, Any]]) -> di
     return result
 
 
+def diff(
+    alarms: list[dict[str, Any]], current: dict[str, dict[str, Any]], todo: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Before/after of what this run changes: the differing fields, whole new or gone alarms."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for alarm in alarms:
+        name = alarm["name"]
+        if name in todo["create"]:
+            after[name] = put_request(alarm)
+        elif name in todo["update"]:
+            wanted = put_request(alarm)
+            before[name] = {f: current[name].get(f) for f in todo["update"][name]}
+            after[name] = {f: wanted[f] for f in todo["update"][name]}
+        elif name in todo["delete"]:
+            before[name] = {"AlarmName": name}
+    return {"before": before, "after": after}
+
+
 def describe(client: Any, names: list[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names
@@ -393,7 +412,7 @@ def main() -> None:
         deleted=todo["delete"],
         tags_updated=tags_updated,
         alarm_arns={name: after[name]["AlarmArn"] for name in present if name in after},
-        diff={"before": {"alarms": sorted(current)}, "after": {"alarms": sorted(present)}},
+        diff=diff(alarms, current, todo),
     )
 
 
