@@ -185,3 +185,49 @@ def test_iam_mode_refuses_a_database_password() -> None:
 def test_entrypoint_runs_any_other_command_as_given() -> None:
     result = run_entrypoint(["python", "-c", "print('hi from the image')"], {})
     assert (result.returncode, result.stdout) == (0, "hi from the image\n")
+
+
+def gunicorn_settings(app_env: dict[str, str]) -> dict[str, str]:
+    result = subprocess.run(
+        ["gunicorn", "--config", "gunicorn.conf.py", "--print-config"],
+        cwd=app_harness.APP_DIR,
+        # --print-config also loads the app (check-config): give it a full environment.
+        env=app_harness.subprocess_env({**production_env(**CHECK_DB), **app_env}),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    pairs = (line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def test_gunicorn_takes_its_sizing_and_timeouts_from_the_environment() -> None:
+    settings = gunicorn_settings(
+        {
+            "GUNICORN_WORKERS": "3",
+            "GUNICORN_THREADS": "5",
+            "GUNICORN_TIMEOUT": "40",
+            "GUNICORN_GRACEFUL_TIMEOUT": "20",
+        }
+    )
+    assert (settings["workers"], settings["threads"], settings["worker_class"]) == (
+        "3",
+        "5",
+        "gthread",
+    )
+    assert (settings["timeout"], settings["graceful_timeout"]) == ("40", "20")
+
+
+def test_gunicorn_defaults_fit_ecs_and_the_alb() -> None:
+    settings = gunicorn_settings({})
+    assert settings["bind"] == "['0.0.0.0:8000']"
+    assert int(settings["graceful_timeout"]) < 30  # ECS stopTimeout default: SIGKILL after 30 s
+    assert int(settings["keepalive"]) > 60  # ALB idle timeout: the ALB closes first
+    assert settings["accesslog"] == "-"
+    # Read-only root: nothing written outside /tmp (no control socket under $HOME).
+    assert (settings["worker_tmp_dir"], settings["control_socket_disable"]) == ("/tmp", "True")
+
+
+def test_a_single_thread_uses_the_sync_worker() -> None:
+    assert gunicorn_settings({"GUNICORN_THREADS": "1"})["worker_class"] == "sync"
