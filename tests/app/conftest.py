@@ -4,7 +4,7 @@ Two databases:
 - the harness PostgreSQL (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE), for password
   mode through a real gunicorn started by the container entry point;
 - a TLS PostgreSQL started here (app_pgcluster.py), for IAM mode with verify-full, driven
-  in-process through Django's test client so that the tokens can be counted.
+  in-process through Django's WSGI handler so that the tokens can be counted.
 
 Django's settings are process-global: in this process they are the production-like IAM
 configuration; other configurations run in subprocesses.
