@@ -31,6 +31,7 @@ from ansible_collections.django_ecs.aws.plugins.modules.network_state import (  
     read_nat_role,
     read_vpc,
 )
+
 from tools.emulator import launcher  # noqa: E402
 
 INVENTORY_VALUES = {
@@ -42,9 +43,21 @@ INVENTORY_VALUES = {
 def timed_playbook(inventory: str, env_name: str, env: dict[str, str]) -> float:
     started = time.perf_counter()
     completed = subprocess.run(
-        ["ansible-playbook", "playbooks/network.yml", "-i", f"inventories/{inventory}",
-         "-e", f"env_name={env_name}", "-e", "aws_endpoint_required=true"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False,
+        [
+            "ansible-playbook",
+            "playbooks/network.yml",
+            "-i",
+            f"inventories/{inventory}",
+            "-e",
+            f"env_name={env_name}",
+            "-e",
+            "aws_endpoint_required=true",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
@@ -56,7 +69,8 @@ def timed_boto3_reads(inventory: str, env_name: str) -> float:
     values = INVENTORY_VALUES[inventory]
     desired = DesiredNetwork(
         naming={"env": env_name, "service": values["service"], "client": values["client"]},
-        tags={}, vpc_cidr=values["cidr"],
+        tags={},
+        vpc_cidr=values["cidr"],
         subnets=carve_subnets(values["cidr"], [f"us-east-1{z}" for z in values["azs"]]),
         nat_instance_state="present" if inventory == "local" else "ignore",
     )
@@ -78,8 +92,12 @@ def main() -> None:
     os.environ["DJANGO_ECS_EMULATOR_DIR"] = tempfile.mkdtemp(prefix="bench-network-")
     state = launcher.start()
     try:
-        env = {**os.environ, **launcher.env_vars(state), "ANSIBLE_NOCOLOR": "1",
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        env = {
+            **os.environ,
+            **launcher.env_vars(state),
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
         os.environ.update(launcher.env_vars(state))
         first, noop, reads = [], [], []
         for run in range(args.runs):
@@ -95,7 +113,11 @@ def main() -> None:
 def report(inventory: str, first: list[float], noop: list[float], reads: list[float]) -> None:
     median = statistics.median
     print(f"network layer, inventory {inventory}, {len(first)} runs, load {os.getloadavg()[0]:.1f}")
-    for label, values in (("first converge", first), ("no-op re-run", noop), ("boto3 reads", reads)):
+    for label, values in (
+        ("first converge", first),
+        ("no-op re-run", noop),
+        ("boto3 reads", reads),
+    ):
         print(f"  {label:15} median {median(values):7.2f} s   runs {[round(v, 2) for v in values]}")
     print(f"  no-op / boto3 reads: {median(noop) / median(reads):.1f}x")
 
