@@ -56,6 +56,13 @@ def test_threshold_out_of_range_is_rejected(variable: str, value: str, message: 
     assert_fails_before_aws([f"{variable}={value}"], f"{variable} must be a number {message}")
 
 
+def test_aws_managed_sns_key_is_refused_as_alarms_could_not_publish() -> None:
+    assert_fails_before_aws(
+        ["observability_topic_kms_key_id=alias/aws/sns"],
+        "observability_topic_kms_key_id must not be alias/aws/sns",
+    )
+
+
 def test_alarm_period_not_a_multiple_of_a_minute_is_rejected() -> None:
     assert_fails_before_aws(
         ["observability_alarm_period_seconds=90"],

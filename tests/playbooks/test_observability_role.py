@@ -77,7 +77,7 @@ class Environment:
             "log_groups": [f"/aws/django-ecs/{self.name}/app"],
             "log_retention_days": 7,
             "alert_emails": ["alerts-dev@example.com"],
-            "topic_kms_key_id": "alias/aws/sns",
+            "topic_kms_key_id": f"alias/{self.resource('alerts')}",
             "nat_mode": "instance",
             "thresholds": DEV_THRESHOLDS,
             **overrides,
@@ -124,6 +124,16 @@ def create_nat_instance(env: Environment) -> str:
             {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": env.resource("nat")}]}
         ],
     )["Instances"][0]["InstanceId"]
+
+
+def emulator_schedules_key_deletion_by_arn() -> bool:
+    kms = boto3.client("kms")
+    arn = kms.create_key(Description="probe: ScheduleKeyDeletion by ARN")["KeyMetadata"]["Arn"]
+    try:
+        kms.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)
+    except kms.exceptions.ClientError:
+        return False
+    return True
 
 
 def alarm_names(env: Environment) -> list[str]:
@@ -197,6 +207,13 @@ def test_nat_alarm_follows_the_nat_mode_and_destroy_removes_everything(endpoint:
     env.converge("-e", "network_nat_mode=gateway")
     assert env.resource("alarm-nat-status") not in alarm_names(env)
 
+    if not emulator_schedules_key_deletion_by_arn():
+        # moto 5.2.5: ScheduleKeyDeletion given a key ARN (what amazon.aws.kms_key sends, and AWS
+        # accepts) fails with a KeyError (HTTP 500). Until the emulator corrects it, schedule the
+        # deletion by key id here; the role's task then finds the key pending deletion.
+        kms = boto3.client("kms")
+        key_id = kms.describe_key(KeyId=f"alias/{env.resource('alerts')}")["KeyMetadata"]["KeyId"]
+        kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
     env.converge("-e", "observability_state=absent")
     assert alarm_names(env) == []
     logs = boto3.client("logs").describe_log_groups(
@@ -207,3 +224,5 @@ def test_nat_alarm_follows_the_nat_mode_and_destroy_removes_everything(endpoint:
     assert not [arn for arn in topics if arn.endswith(":" + env.resource("alerts"))]
     dashboards = boto3.client("cloudwatch").list_dashboards()["DashboardEntries"]
     assert env.resource("dashboard") not in [d["DashboardName"] for d in dashboards]
+    key = boto3.client("kms").describe_key(KeyId=f"alias/{env.resource('alerts')}")["KeyMetadata"]
+    assert key["KeyState"] == "PendingDeletion"

@@ -5,7 +5,8 @@ Used by tests/playbooks/test_observability_role.py and callable on its own:
     python -m tests.verify.observability '<expected json>'
 
 Expected keys: region, naming {env, service, client}, tags, log_groups (full names),
-log_retention_days, alert_emails, topic_kms_key_id, nat_mode, thresholds (see ALARM_TABLE)
+log_retention_days, alert_emails, topic_kms_key_id (and topic_key_managed, default true: the
+key is the role's own and checked too), nat_mode, thresholds (see ALARM_TABLE)
 and optionally expect_alb (default true: the ALB alarms must exist). The alarm table below is
 written from the specification (REFERENCE section 1, issue 4), independently of the role, and
 the resources' dimensions are looked up the way an operator would (by name).
@@ -157,6 +158,8 @@ def verify_topic(checker: Checker, session: Any, expected: dict[str, Any]) -> st
     attributes = sns.get_topic_attributes(TopicArn=arns[0])["Attributes"]
     key = attributes.get("KmsMasterKeyId", "")
     checker.check(key == expected["topic_kms_key_id"], f"topic KMS key {key!r}")
+    if expected.get("topic_key_managed", True):
+        verify_topic_key(checker, session, key, expected)
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=arns[0])["Subscriptions"]
     emails = sorted(s["Endpoint"] for s in subscriptions if s["Protocol"] == "email")
     checker.check(emails == sorted(expected["alert_emails"]), f"topic subscriptions {emails}")
@@ -164,6 +167,31 @@ def verify_topic(checker: Checker, session: Any, expected: dict[str, Any]) -> st
     tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arns[0])["Tags"]}
     check_tags(checker, "SNS topic", tags, expected["tags"])
     return arns[0]
+
+
+def verify_topic_key(checker: Checker, session: Any, alias: str, expected: dict[str, Any]) -> None:
+    """The role's own key: enabled, rotated, usable by CloudWatch alarms, tagged."""
+    kms = session.client("kms")
+    metadata = kms.describe_key(KeyId=alias)["KeyMetadata"]
+    key_id = metadata["KeyId"]
+    checker.check(metadata["KeyState"] == "Enabled", f"topic key state {metadata['KeyState']}")
+    checker.check(metadata["KeyManager"] == "CUSTOMER", "topic key is not customer managed")
+    rotation = kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"]
+    checker.check(rotation is True, "topic key rotation is off")
+    policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    cloudwatch = [
+        st
+        for st in policy["Statement"]
+        if st.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        and st["Effect"] == "Allow"
+    ]
+    actions = {action for st in cloudwatch for action in st["Action"]}
+    checker.check(
+        {"kms:Decrypt", "kms:GenerateDataKey*"} <= actions,
+        f"CloudWatch may not use the key: {actions}",
+    )
+    tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key_id)["Tags"]}
+    check_tags(checker, "topic KMS key", tags, expected["tags"])
 
 
 def verify_alarm(
