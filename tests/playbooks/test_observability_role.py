@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.playbooks.runner import PlaybookRun, run_playbook
+from tests.playbooks.runner import REPO_ROOT, PlaybookRun, run_playbook
 from tests.verify.observability import verify
 
 AWS_VARS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
@@ -176,7 +179,40 @@ def test_converge_twice_verify_then_check_mode(endpoint: str) -> None:
 
 def test_check_mode_on_a_new_environment_plans_without_creating(endpoint: str) -> None:
     env = new_environment(endpoint)
-    assert env.converge("--check", "--diff") > 0
+    # Region and endpoint only from the inventory and extra vars, none from the environment:
+    # every module, ours included, must get them through module_defaults.
+    clean_env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION")
+    }
+    completed = subprocess.run(
+        [
+            "ansible-playbook",
+            PLAYBOOK,
+            "-i",
+            "inventories/local",
+            "-e",
+            f"env_name={env.name}",
+            "-e",
+            f"aws_endpoint_url={endpoint}",
+            "--check",
+            "--diff",
+        ],
+        cwd=REPO_ROOT,
+        env={
+            **clean_env,
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": f"{Path(sys.executable).parent}:{clean_env['PATH']}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    recap = RECAP.search(completed.stdout)
+    assert completed.returncode == 0 and recap, completed.stdout[-4000:] + completed.stderr
+    assert int(recap.group(1)) > 0
     logs = boto3.client("logs").describe_log_groups(
         logGroupNamePrefix=f"/aws/django-ecs/{env.name}/"
     )
