@@ -156,6 +156,9 @@ def test_image_is_built_once_as_an_oci_archive_from_app(workflow: dict) -> None:
 
 def test_deploy_publishes_then_deploys_each_environment_behind_its_gate(workflow: dict) -> None:
     deploy = workflow["jobs"]["deploy"]
+    condition = " ".join(deploy["if"].split())
+    assert condition.startswith("!cancelled() && needs.plan.result == 'success'")
+    assert "needs.test.result == 'success'" in condition
     assert deploy["environment"] == "${{ matrix.environment }}"
     assert deploy["strategy"]["matrix"]["environment"] == (
         "${{ fromJSON(needs.plan.outputs.environments) }}"
