@@ -16,7 +16,7 @@ description:
     tags alone never rewrite an alarm.
   - Why not C(amazon.aws.cloudwatch_metric_alarm)? It has no C(tags) option, and this
     collection tags every resource; PutMetricAlarm only applies tags when it creates an alarm,
-    so existing alarms need TagResource anyway. It also manages one alarm per module run:
+    so existing alarms need TagResource anyway. It also manages one alarm per module run,
     about 0.5 to 1 s of module start-up each, where this module reads all alarms in one
     DescribeAlarms call.
 author:
