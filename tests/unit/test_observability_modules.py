@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
+import pytest
+import yaml
 from ansible_collections.django_ecs.aws.plugins.modules import (
     cloudwatch_alarms,
     cloudwatch_dashboard,
@@ -126,3 +129,11 @@ def test_diff_shows_the_changed_fields_and_new_alarms() -> None:
     assert shown["before"] == {current["AlarmName"]: {"Threshold": 80.0}}
     assert shown["after"][current["AlarmName"]] == {"Threshold": 90.0}
     assert shown["after"][new["name"]]["Namespace"] == "AWS/RDS"
+
+
+@pytest.mark.parametrize("module", [cloudwatch_alarms, cloudwatch_dashboard, sns_topic_encryption])
+def test_documentation_parses_and_lists_every_option(module: ModuleType) -> None:
+    documentation = yaml.safe_load(module.DOCUMENTATION)
+    yaml.safe_load(module.EXAMPLES)
+    yaml.safe_load(module.RETURN)
+    assert set(documentation["options"]) == set(module.ARGUMENT_SPEC)
