@@ -330,3 +330,13 @@ def test_rule_description_updates_return_true(aws: Aws, unique: str) -> None:
     )
     assert egress["Return"] is True
     assert ingress["Return"] is True
+
+
+def test_kms_key_deletion_accepts_the_key_arn(aws: Aws) -> None:
+    kms = aws("kms")
+    key = kms.create_key(Description="deletion by arn")["KeyMetadata"]
+    scheduled = kms.schedule_key_deletion(KeyId=key["Arn"], PendingWindowInDays=7)
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    assert scheduled["KeyId"].endswith(key["KeyId"])
+    kms.cancel_key_deletion(KeyId=key["Arn"])
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"

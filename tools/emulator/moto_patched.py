@@ -399,6 +399,19 @@ def patch_ec2_rule_description_updates_return_true() -> None:
         )
 
 
+# 13. KMS key deletion by ARN ------------------------------------------------------------------
+def patch_kms_schedule_deletion_by_arn() -> None:
+    """AWS accepts a key ARN (what amazon.aws.kms_key sends) in ScheduleKeyDeletion and
+    CancelKeyDeletion; moto looks the raw argument up as a key id and answers HTTP 500."""
+    from moto.kms.models import KmsBackend
+
+    def by_key_id(original: Callable[..., Any], self: KmsBackend, key_id: str, *args: Any) -> Any:
+        return original(self, self.any_id_to_key_id(key_id), *args)
+
+    for name in ("schedule_key_deletion", "cancel_key_deletion"):
+        _wrap(KmsBackend, name, by_key_id)
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -415,13 +428,14 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     "moto.ecs.models": (patch_ecs_cluster_capacity_providers,),
     "moto.ecs.responses": (patch_ecs_service_deployment_settings,),
     "moto.ecr.models": (patch_ecr_manifest_digest,),
+    "moto.kms.models": (patch_kms_schedule_deletion_by_arn,),
 }
 
 
 class _PatchingLoader(importlib.abc.Loader):
     """Executes a module with its real loader, then applies that module's patches."""
 
-    def __init__(self, loader: importlib.abc.Loader, patches: Sequence[Callable[[], None]]):
+    def __init__(self, loader: importlib.abc.Loader, patches: Sequence[Callable[[], None]]) -> None:
         self._loader = loader
         self._patches = patches
 
@@ -441,7 +455,7 @@ class _PatchingLoader(importlib.abc.Loader):
 class _PatchOnImport(importlib.abc.MetaPathFinder):
     """Hands the patched modules to _PatchingLoader the first time they are imported."""
 
-    def __init__(self, pending: dict[str, tuple[Callable[[], None], ...]]):
+    def __init__(self, pending: dict[str, tuple[Callable[[], None], ...]]) -> None:
         self._pending = pending
 
     def find_spec(
