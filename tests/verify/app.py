@@ -99,9 +99,8 @@ def check_repository(checker: Checker, app: App) -> None:
         any(s.get("countType") == "imageCountMoreThan" for s in selections),
         "ECR: no keep-the-newest-N rule",
     )
-    if expected["manage_repository"]:
-        tags = pairs(app.ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"])
-        checker.tags("ECR repository", tags, expected["tags"])
+    tags = pairs(app.ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"])
+    checker.tags("ECR repository", tags, expected["tags"])
 
 
 def check_roles(checker: Checker, app: App, task: dict[str, Any]) -> None:
