@@ -2,7 +2,6 @@
 # Copyright: contributors to django_ecs.aws
 # Apache License 2.0 (see galaxy.yml)
 # Ansible wants DOCUMENTATION/EXAMPLES/RETURN before any import (ansible-test validate-modules).
-# ruff: noqa: E402
 
 from __future__ import annotations
 
