@@ -88,7 +88,7 @@ exists:
   returned: success
   type: bool
 changes:
-  description: What was (or would be) done: C(create), C(scan), C(mutability), C(lifecycle), C(tags), C(delete).
+  description: What was (or would be) done, among C(create), C(scan), C(mutability), C(lifecycle), C(tags), C(delete).
   returned: success
   type: list
   elements: str

@@ -16,7 +16,7 @@ description:
   - Returns C(in_sync) per role and the list of differences (C(drift)). C(playbooks/network.yml)
     skips a role whose state is already converged and runs it in full otherwise, so a no-op re-run
     costs one read instead of some thirty module start-ups (about 0.5 to 1 s each). Any difference
-    it does not recognise counts as drift: the worst case is a full, correct role run.
+    it does not recognise counts as drift; the worst case is a full, correct role run.
   - Also returns the layer's outputs (VPC, subnets per tier and AZ, NAT) for C(outputs/<env>/network.json).
   - Why a custom module? The amazon.aws C(*_info) modules need one task (one Python start-up) per
     resource type, which is the cost this module exists to avoid; it only reads.
