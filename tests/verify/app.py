@@ -81,6 +81,8 @@ def check_repository(checker: Checker, app: App) -> None:
     repo = app.ecr.describe_repositories(repositoryNames=[expected["repository_name"]])[
         "repositories"
     ][0]
+    if not expected["manage_repository"]:
+        return  # another environment manages it (prod reuses hml's): nothing of ours to check
     checker.check(repo["imageScanningConfiguration"]["scanOnPush"], "ECR: scan on push is off")
     checker.check(
         repo["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION",
