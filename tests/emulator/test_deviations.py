@@ -175,7 +175,9 @@ def test_service_keeps_grace_period_and_deployment_configuration(aws: Aws, uniqu
         desiredCount=1,
         healthCheckGracePeriodSeconds=60,
         deploymentConfiguration=requested,
+        enableExecuteCommand=True,
     )["service"]
+    assert created["enableExecuteCommand"] is True
     assert created["healthCheckGracePeriodSeconds"] == 60
     assert created["deploymentConfiguration"] == requested
     ecs.update_service(cluster=cluster, service="web", healthCheckGracePeriodSeconds=120)
@@ -340,3 +342,60 @@ def test_kms_key_deletion_accepts_the_key_arn(aws: Aws) -> None:
     assert scheduled["KeyId"].endswith(key["KeyId"])
     kms.cancel_key_deletion(KeyId=key["Arn"])
     assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"
+    kms.enable_key(KeyId=key["Arn"])
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"
+    kms.disable_key(KeyId=key["Arn"])
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "Disabled"
+
+
+def test_new_alb_lists_every_default_attribute(aws: Aws) -> None:
+    ec2, elbv2 = aws("ec2"), aws("elbv2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.94.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(
+            VpcId=vpc_id, CidrBlock=f"10.94.{i}.0/24", AvailabilityZone=f"us-east-1{z}"
+        )["Subnet"]["SubnetId"]
+        for i, z in enumerate("ab")
+    ]
+    arn = elbv2.create_load_balancer(Name="attrs", Subnets=subnets)["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
+    attributes = {
+        a["Key"]: a["Value"]
+        for a in elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+    }
+    assert attributes["access_logs.s3.enabled"] == "false"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "false"
+    assert attributes["routing.http.desync_mitigation_mode"] == "defensive"
+    assert attributes["idle_timeout.timeout_seconds"] == "60"
+
+
+def test_fargate_run_task_with_task_level_memory_only(aws: Aws, unique: str) -> None:
+    ecs = aws("ecs")
+    cluster = f"run-{unique}"
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(
+        family=f"mem-{unique}",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "web", "image": "nginx"}],
+    )
+    ec2 = aws("ec2")
+    vpc_id, subnet_id = _vpc_subnet(ec2, "10.95.0.0/24")
+    # As our VPCs do (moto's ENIs lack a private DNS name otherwise).
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    group_id = ec2.create_security_group(GroupName=f"t-{unique}", Description="t", VpcId=vpc_id)[
+        "GroupId"
+    ]
+    started = ecs.run_task(
+        cluster=cluster,
+        taskDefinition=f"mem-{unique}",
+        count=1,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [subnet_id], "securityGroups": [group_id]}
+        },
+    )
+    assert len(started["tasks"]) == 1

@@ -194,6 +194,10 @@ def patch_ecs_service_deployment_settings() -> None:
         service.health_check_grace_period_seconds = grace
         requested = response._get_param("deploymentConfiguration")
         service.deployment_configuration = deployment_configuration_as_aws(requested)
+        # AWS also keeps enableExecuteCommand from CreateService (moto only from UpdateService).
+        execute_command = response._get_param("enableExecuteCommand")
+        if execute_command is not None:
+            service.enable_execute_command = execute_command
         return result
 
     def update(original: Callable[..., Any], response: EC2ContainerServiceResponse) -> Any:
@@ -401,15 +405,73 @@ def patch_ec2_rule_description_updates_return_true() -> None:
 
 # 13. KMS key deletion by ARN ------------------------------------------------------------------
 def patch_kms_schedule_deletion_by_arn() -> None:
-    """AWS accepts a key ARN (what amazon.aws.kms_key sends) in ScheduleKeyDeletion and
-    CancelKeyDeletion; moto looks the raw argument up as a key id and answers HTTP 500."""
+    """AWS accepts a key ARN (what amazon.aws.kms_key sends) in ScheduleKeyDeletion,
+    CancelKeyDeletion, EnableKey and DisableKey; moto looks the raw argument up as a key id and
+    answers HTTP 500."""
     from moto.kms.models import KmsBackend
 
     def by_key_id(original: Callable[..., Any], self: KmsBackend, key_id: str, *args: Any) -> Any:
         return original(self, self.any_id_to_key_id(key_id), *args)
 
-    for name in ("schedule_key_deletion", "cancel_key_deletion"):
+    for name in ("schedule_key_deletion", "cancel_key_deletion", "enable_key", "disable_key"):
         _wrap(KmsBackend, name, by_key_id)
+
+
+# 14. ELBv2 load balancer attributes -----------------------------------------------------------
+ALB_DEFAULT_ATTRIBUTES = {
+    "access_logs.s3.enabled": "false",
+    "access_logs.s3.bucket": "",
+    "access_logs.s3.prefix": "",
+    "idle_timeout.timeout_seconds": "60",
+    "deletion_protection.enabled": "false",
+    "routing.http.desync_mitigation_mode": "defensive",
+    "routing.http.drop_invalid_header_fields.enabled": "false",
+    "routing.http.preserve_host_header.enabled": "false",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+    "routing.http.xff_client_port.enabled": "false",
+    "routing.http.xff_header_processing.mode": "append",
+    "routing.http2.enabled": "true",
+    "waf.fail_open.enabled": "false",
+    "client_keep_alive.seconds": "3600",
+    "connection_logs.s3.enabled": "false",
+}
+
+
+def patch_elbv2_alb_default_attributes() -> None:
+    """AWS: DescribeLoadBalancerAttributes of a new ALB lists every attribute with its default;
+    moto lists a few, and amazon.aws.elb_application_lb fails with KeyError
+    'access_logs_s3_enabled' on its first create."""
+    from moto.elbv2.models import FakeLoadBalancer
+
+    def init(
+        original: Callable[..., Any], balancer: FakeLoadBalancer, *args: Any, **kw: Any
+    ) -> None:
+        original(balancer, *args, **kw)
+        if balancer.type == "application":
+            balancer.attrs = {**ALB_DEFAULT_ATTRIBUTES, **balancer.attrs}
+
+    _wrap(FakeLoadBalancer, "__init__", init)
+
+
+# 15. ECS RunTask with task-level memory only ---------------------------------------------------
+def patch_ecs_run_task_task_level_memory() -> None:
+    """AWS Fargate: containers may leave memory unset when the task sets it; moto's RunTask
+    sums container memory and fails with a TypeError (HTTP 500) on None."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+    def requirements(task_definition: Any) -> dict[str, Any]:
+        containers = task_definition.container_definitions
+        task_definition.container_definitions = [
+            {**c, "memory": c.get("memory") or c.get("memoryReservation") or 0} for c in containers
+        ]
+        try:
+            return original(task_definition)
+        finally:
+            task_definition.container_definitions = containers
+
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(requirements)
 
 
 # Which patches run once moto has imported which module (None: before the server starts).
@@ -425,10 +487,11 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     "moto.rds.responses": (patch_rds_parameter_source_filter,),
     "moto.ec2.models": (patch_ec2_tag_resource_types, patch_ec2_source_dest_check_on_primary_eni),
     "moto.ec2.responses.security_groups": (patch_ec2_rule_description_updates_return_true,),
-    "moto.ecs.models": (patch_ecs_cluster_capacity_providers,),
     "moto.ecs.responses": (patch_ecs_service_deployment_settings,),
     "moto.ecr.models": (patch_ecr_manifest_digest,),
     "moto.kms.models": (patch_kms_schedule_deletion_by_arn,),
+    "moto.elbv2.models": (patch_elbv2_alb_default_attributes,),
+    "moto.ecs.models": (patch_ecs_cluster_capacity_providers, patch_ecs_run_task_task_level_memory),
 }
 
 
