@@ -93,12 +93,6 @@ def test_good_input_reaches_aws() -> None:
     assert "Unable to describe VPCs" in run.output, run.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="playbooks/network.yml: the argument validation of its layer_outputs import is tagged "
-    "`always` and fails on `_network_after` undefined under --tags data (needs a `when:` as "
-    "data.yml's outputs import has)",
-)
 def test_tags_data_reaches_the_data_layer() -> None:
     """`site.yml --tags data` gets through the other layers' plays to the data layer's checks."""
     run = run_playbook("site.yml", "local", "--tags", "data", "-e", "rds_allocated_storage=10")
