@@ -11,24 +11,18 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
-REQUIRED_TAGS = ("Project", "Owner", "ManagedBy", "Confidentiality", "Environment")
+from tests.verify.common import REQUIRED_TAGS
+from tests.verify.common import Checker as BaseChecker
+
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 FARGATE_DIMENSION = "ecs:service:DesiredCount"
 
 
-@dataclass
-class Checker:
-    failures: list[str] = field(default_factory=list)
-
-    def check(self, condition: bool, message: str) -> None:
-        if not condition:
-            self.failures.append(message)
-
+class Checker(BaseChecker):
     def tags(self, what: str, actual: dict[str, str], wanted: dict[str, str]) -> None:
         for key in REQUIRED_TAGS:
             self.check(

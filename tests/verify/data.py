@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -24,7 +23,8 @@ from urllib.parse import unquote
 import boto3
 import pg8000.native
 
-REQUIRED_TAGS = ("Project", "Owner", "ManagedBy", "Confidentiality", "Environment")
+from tests.verify.common import REQUIRED_TAGS, Checker, report
+
 ENI_ACTIONS = {
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
@@ -40,15 +40,6 @@ EXPECTED_PARAMETERS = {
     "log_statement": "ddl",
 }
 READY_STATES = ("available", "backing-up", "storage-optimization")
-
-
-@dataclass
-class Checker:
-    failures: list[str] = field(default_factory=list)
-
-    def check(self, condition: bool, message: str) -> None:
-        if not condition:
-            self.failures.append(message)
 
 
 def name(expected: dict[str, Any], resource: str) -> str:
@@ -419,11 +410,7 @@ def verify(expected: dict[str, Any]) -> list[str]:
 
 
 def main() -> int:
-    failures = verify(json.loads(sys.argv[1]))
-    for failure in failures:
-        print(f"FAIL: {failure}")
-    print(f"{len(failures)} failed checks")
-    return 1 if failures else 0
+    return report(verify(json.loads(sys.argv[1])))
 
 
 if __name__ == "__main__":

@@ -14,23 +14,14 @@ import base64
 import ipaddress
 import json
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
-REQUIRED_TAGS = ("Project", "Owner", "ManagedBy", "Confidentiality", "Environment")
+from tests.verify.common import REQUIRED_TAGS, Checker, report
+
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 SSM_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-
-
-@dataclass
-class Checker:
-    failures: list[str] = field(default_factory=list)
-
-    def check(self, condition: bool, message: str) -> None:
-        if not condition:
-            self.failures.append(message)
 
 
 def tag_map(resource: dict[str, Any]) -> dict[str, str]:
@@ -272,11 +263,7 @@ def verify(expected: dict[str, Any]) -> list[str]:
 
 
 def main() -> int:
-    failures = verify(json.loads(sys.argv[1]))
-    for failure in failures:
-        print(f"FAIL: {failure}")
-    print(f"{len(failures)} failed checks")
-    return 1 if failures else 0
+    return report(verify(json.loads(sys.argv[1])))
 
 
 if __name__ == "__main__":

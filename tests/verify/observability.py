@@ -16,22 +16,14 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
-REQUIRED_TAGS = ("Project", "Owner", "ManagedBy", "Confidentiality", "Environment")
+from tests.verify.common import REQUIRED_TAGS, Checker, report
+
 GIB = 1024**3
-
-
-@dataclass
-class Checker:
-    failures: list[str] = field(default_factory=list)
-
-    def check(self, condition: bool, message: str) -> None:
-        if not condition:
-            self.failures.append(message)
 
 
 @dataclass(frozen=True)
@@ -292,11 +284,7 @@ def verify(expected: dict[str, Any]) -> list[str]:
 
 
 def main() -> int:
-    failures = verify(json.loads(sys.argv[1]))
-    for failure in failures:
-        print(f"FAIL: {failure}")
-    print(f"{len(failures)} failed checks")
-    return 1 if failures else 0
+    return report(verify(json.loads(sys.argv[1])))
 
 
 if __name__ == "__main__":
