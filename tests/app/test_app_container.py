@@ -131,10 +131,28 @@ def test_serves_with_a_read_only_root_file_system(
         f"mount --bind {path} {path} && mount -o remount,bind,ro {path}"
         for path in ("/", APP_DIR, venv)
     )
-    script = (
-        f"{mounts} && mount -t tmpfs tmpfs /tmp"
-        f" && ! touch {APP_DIR}/write-probe 2>/dev/null"  # the sandbox really is read-only
-        f" && exec {ENTRYPOINT} serve"
+    # A checkout under /tmp (CI may clone there) would vanish under the fresh tmpfs: park it in
+    # /run before anything turns read-only, and bind it back, read-only, on top of the tmpfs.
+    under_tmp = [path for path in (APP_DIR, venv) if Path(path).is_relative_to("/tmp")]
+    park = " && ".join(
+        f"mkdir -p /run/ro-keep{i} && mount --bind {path} /run/ro-keep{i}"
+        for i, path in enumerate(under_tmp)
+    )
+    restore = " && ".join(
+        f"mkdir -p {path} && mount --bind /run/ro-keep{i} {path} && mount -o remount,bind,ro {path}"
+        for i, path in enumerate(under_tmp)
+    )
+    script = " && ".join(
+        part
+        for part in (
+            park,
+            mounts,
+            "mount -t tmpfs tmpfs /tmp",
+            restore,
+            f"! touch {APP_DIR}/write-probe 2>/dev/null",  # the sandbox really is read-only
+            f"exec {ENTRYPOINT} serve",
+        )
+        if part
     )
     env = subprocess_env({**app_database.env, "HOME": "/tmp", "GUNICORN_BIND": f"127.0.0.1:{port}"})
     log_path = tmp_path / "ro.log"
