@@ -399,3 +399,17 @@ def test_fargate_run_task_with_task_level_memory_only(aws: Aws, unique: str) -> 
         },
     )
     assert len(started["tasks"]) == 1
+
+
+def test_gp3_instance_reports_baseline_iops_and_throughput(aws: Aws, unique: str) -> None:
+    rds = aws("rds")
+    created = rds.create_db_instance(
+        DBInstanceIdentifier=f"gp3-{unique}",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        StorageType="gp3",
+        MasterUsername=f"gp3admin{unique[:6]}".replace("-", ""),
+        MasterUserPassword="not-a-real-password-1",
+    )["DBInstance"]
+    assert (created["Iops"], created["StorageThroughput"]) == (3000, 125)

@@ -474,6 +474,31 @@ def patch_ecs_run_task_task_level_memory() -> None:
     EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(requirements)
 
 
+# 16. RDS gp3 baseline performance --------------------------------------------------------------
+def gp3_baseline(engine: str, allocated_storage: int) -> tuple[int, int]:
+    """(IOPS, MiB/s) AWS reports for gp3 without explicit values: 3000/125, or 12000/500 from
+    400 GiB on PostgreSQL/MySQL/MariaDB."""
+    family = engine.split("-", maxsplit=1)[0]
+    large = allocated_storage >= 400 and family in {"postgres", "mysql", "mariadb"}
+    return (12000, 500) if large else (3000, 125)
+
+
+def patch_rds_gp3_baseline() -> None:
+    """AWS: DescribeDBInstances of a gp3 instance always carries Iops and StorageThroughput (the
+    baseline when none were asked for); moto omits both and amazon.aws.rds_instance fails with a
+    KeyError when it converges a live gp3 instance."""
+    from moto.rds.models import DBInstance
+
+    def init(original: Callable[..., Any], instance: DBInstance, *args: Any, **kw: Any) -> None:
+        original(instance, *args, **kw)
+        if instance.storage_type == "gp3":
+            iops, throughput = gp3_baseline(instance.engine, int(instance.allocated_storage or 0))
+            instance.iops = instance.iops or iops
+            instance.storage_throughput = instance.storage_throughput or throughput
+
+    _wrap(DBInstance, "__init__", init)
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -483,6 +508,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
         patch_rds_endpoint_on_postgres,
         patch_rds_unique_dbi_resource_id,
         patch_rds_default_subnet_group,
+        patch_rds_gp3_baseline,
     ),
     "moto.rds.responses": (patch_rds_parameter_source_filter,),
     "moto.ec2.models": (patch_ec2_tag_resource_types, patch_ec2_source_dest_check_on_primary_eni),
