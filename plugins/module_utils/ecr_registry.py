@@ -127,6 +127,12 @@ def _repo_args(repository: str, registry_id: str | None) -> dict[str, str]:
     return args
 
 
+def repository_uri(account: str, region: str, repository: str) -> str:
+    """The URI ECR gives a repository (amazonaws.com.cn in the China regions)."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{suffix}/{repository}"
+
+
 def describe_repository(client: Any, repository: str, registry_id: str | None) -> dict[str, Any]:
     response = client.describe_repositories(
         repositoryNames=[repository],

@@ -76,7 +76,10 @@ options:
     type: int
     default: 0
 notes:
-  - Supports check mode; layer availability is still queried so the plan is exact.
+  - Supports check mode; layer availability is still queried so the plan is exact. In check mode
+    a repository that does not exist yet (a first deployment, whose repository task would create
+    it) is not an error when publishing from O(path): every layer and tag would be uploaded, and
+    RV(image_uri) is the one the new repository will have.
   - When a tag is immutable in the repository and already points at another image, the module
     fails before uploading anything (ECR would answer ImageTagAlreadyExistsException).
 extends_documentation_fragment:
@@ -146,6 +149,10 @@ bytes_uploaded:
   description: Sum of the sizes of RV(uploaded_layers).
   returned: success
   type: int
+repository_exists:
+  description: False only in check mode, for a repository the run would create first.
+  returned: success
+  type: bool
 manifest_media_type:
   description: Media type of the pushed manifest.
   returned: success
@@ -215,15 +222,19 @@ def resolve_source(module: AnsibleAWSModule, client: Any) -> Published:
 
 
 def upload_missing(
-    module: AnsibleAWSModule, client: Any, image: Published, needed: bool
+    module: AnsibleAWSModule, client: Any, image: Published, needed: bool, exists: bool
 ) -> tuple[list[str], list[str], int]:
     """Returns (uploaded, skipped, bytes). Nothing is checked when no tag has to move."""
     blobs = image.local.blobs if image.local else ()
     if not needed or not blobs:
         return [], [b.digest for b in blobs], 0
     repository, registry_id = module.params["repository"], module.params["registry_id"]
-    missing = registry.check_missing_blobs(
-        client, repository, registry_id, [b.digest for b in blobs]
+    digests = [b.digest for b in blobs]
+    # A repository still to be created (check mode) lacks every blob.
+    missing = (
+        registry.check_missing_blobs(client, repository, registry_id, digests)
+        if exists
+        else set(digests)
     )
     to_upload = [b for b in blobs if b.digest in missing]
     if not module.check_mode:
@@ -256,20 +267,45 @@ def put_tags(module: AnsibleAWSModule, client: Any, image: Published, tags: list
                 )
 
 
+def planned_repository(module: AnsibleAWSModule) -> dict[str, Any]:
+    """The repository a first deployment would create, as DescribeRepositories will show it."""
+    account = module.params["registry_id"] or module.client("sts").get_caller_identity()["Account"]
+    return {
+        "repositoryUri": registry.repository_uri(
+            account, module.region, module.params["repository"]
+        )
+    }
+
+
+def read_repository(module: AnsibleAWSModule, client: Any) -> tuple[dict[str, Any], bool]:
+    """(repository, exists). Only a check-mode push from local files may plan for a new one."""
+    params = module.params
+    try:
+        return registry.describe_repository(
+            client, params["repository"], params["registry_id"]
+        ), True
+    except is_boto3_error_code("RepositoryNotFoundException"):
+        if not (module.check_mode and params["path"]):
+            raise
+    return planned_repository(module), False
+
+
 def run(module: AnsibleAWSModule, client: Any) -> dict[str, Any]:
     params = module.params
-    repository = registry.describe_repository(client, params["repository"], params["registry_id"])
+    repository, exists = read_repository(module, client)
     image = resolve_source(module, client)
     tags = registry.wanted_tags(params["tag"], params["additional_tags"])
-    current = registry.current_tag_digests(
-        client, params["repository"], params["registry_id"], tags
+    current = (
+        registry.current_tag_digests(client, params["repository"], params["registry_id"], tags)
+        if exists
+        else {}
     )
     plan = registry.plan_push(image.digest, tags, current, repository)
     if plan.conflicts:
         module.fail_json(
             msg=registry.conflict_message(params["repository"], plan.conflicts, image.digest)
         )
-    uploaded, skipped, sent = upload_missing(module, client, image, plan.changed)
+    uploaded, skipped, sent = upload_missing(module, client, image, plan.changed, exists)
     if not module.check_mode:
         put_tags(module, client, image, plan.tags_to_put)
     return {
@@ -279,6 +315,7 @@ def run(module: AnsibleAWSModule, client: Any) -> dict[str, Any]:
         "repository_uri": repository["repositoryUri"],
         "tags": tags,
         "tags_updated": plan.tags_to_put,
+        "repository_exists": exists,
         "uploaded_layers": uploaded,
         "skipped_layers": skipped,
         "bytes_uploaded": sent,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 from ansible_collections.django_ecs.aws.plugins.module_utils import ecr_registry as registry
 from ansible_collections.django_ecs.aws.plugins.module_utils.ecr_image_source import (
     load_image_source,
@@ -269,6 +270,31 @@ def test_unknown_repository_fails_cleanly(
 
     assert result.get("failed") is True
     assert "no-such-repository not found" in result["msg"]
+
+
+def test_check_mode_plans_the_push_into_a_repository_still_to_be_created(
+    run_module: Run, ecr: Any, aws_env: dict[str, str], make_oci_layout: Callable[..., Any]
+) -> None:
+    image = make_oci_layout("v1", [BASE, APP_V1])
+    sts = boto3.client(
+        "sts", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name=aws_env["AWS_DEFAULT_REGION"]
+    )
+    account = sts.get_caller_identity()["Account"]
+    region = aws_env["AWS_DEFAULT_REGION"]
+
+    planned = run_module(
+        "ecr_image",
+        {"repository": "created-by-this-run", "path": str(image.path), "tag": "sha-1"},
+        check_mode=True,
+    )
+
+    assert planned["changed"] is True and planned["repository_exists"] is False
+    assert sorted(planned["uploaded_layers"]) == sorted(image.blob_digests)
+    assert planned["image_uri"] == (
+        f"{account}.dkr.ecr.{region}.amazonaws.com/created-by-this-run@{image.digest}"
+    )
+    names = [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]
+    assert "created-by-this-run" not in names
 
 
 def test_layer_corrupted_on_disk_is_never_completed_in_ecr(

@@ -413,3 +413,13 @@ def test_gp3_instance_reports_baseline_iops_and_throughput(aws: Aws, unique: str
         MasterUserPassword="not-a-real-password-1",
     )["DBInstance"]
     assert (created["Iops"], created["StorageThroughput"]) == (3000, 125)
+
+
+def test_effective_account_settings_include_aws_defaults(aws: Aws) -> None:
+    ecs = aws("ecs")
+    effective = ecs.list_account_settings(name="taskLongArnFormat", effectiveSettings=True)
+    assert [(s["name"], s["value"]) for s in effective["settings"]] == [
+        ("taskLongArnFormat", "enabled")
+    ]
+    # Without effectiveSettings only what the account set is listed, as on AWS.
+    assert ecs.list_account_settings(name="awsvpcTrunking")["settings"] == []

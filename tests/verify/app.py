@@ -4,7 +4,6 @@ Used by the molecule app scenarios (molecule/shared/verify_app.yml):
 
     python -m tests.verify.app verify '<expected json>'   one line per failed check, exit 1 if any
     python -m tests.verify.app state '<expected json>'    JSON: task definition revisions, service
-    python -m tests.verify.app prepare                    emulator account settings (see below)
 """
 
 from __future__ import annotations
@@ -398,17 +397,8 @@ def state(expected: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def prepare() -> None:
-    """Emulator only: moto's ListAccountSettings has no effective defaults, so
-    community.aws.ecs_task (IndexError) finds no taskLongArnFormat; AWS accounts have it on."""
-    boto3.client("ecs").put_account_setting(name="taskLongArnFormat", value="enabled")
-
-
 def main() -> int:
     command = sys.argv[1]
-    if command == "prepare":
-        prepare()
-        return 0
     expected = json.loads(sys.argv[2])
     if command == "state":
         print(json.dumps(state(expected)))

@@ -499,6 +499,42 @@ def patch_rds_gp3_baseline() -> None:
     _wrap(DBInstance, "__init__", init)
 
 
+# 17. ECS effective account settings ------------------------------------------------------------
+# AWS defaults of the settings an account never set (the long ARN formats are mandatory since 2021).
+ECS_DEFAULT_ACCOUNT_SETTINGS = {
+    "serviceLongArnFormat": "enabled",
+    "taskLongArnFormat": "enabled",
+    "containerInstanceLongArnFormat": "enabled",
+    "awsvpcTrunking": "disabled",
+    "containerInsights": "disabled",
+    "dualStackIPv6": "disabled",
+}
+
+
+def patch_ecs_effective_account_settings() -> None:
+    """AWS: ListAccountSettings with effectiveSettings=true returns the effective value of a setting
+    the account never set (its default); moto returns nothing, and community.aws.ecs_task with tags
+    fails with IndexError ("list index out of range") reading settings[0]."""
+    from moto.ecs.models import AccountSetting
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    def list_settings(original: Callable[..., Any], response: Any) -> Any:
+        result = original(response)
+        if str(response._get_param("effectiveSettings", False)).lower() != "true":
+            return result
+        name, value = response._get_param("name"), response._get_param("value")
+        listed = {s.name for s in result.result["settings"]}
+        defaults = [
+            AccountSetting(key, default)
+            for key, default in ECS_DEFAULT_ACCOUNT_SETTINGS.items()
+            if key not in listed and (not name or key == name) and (not value or default == value)
+        ]
+        result.result["settings"] = [*result.result["settings"], *defaults]
+        return result
+
+    _wrap(EC2ContainerServiceResponse, "list_account_settings", list_settings)
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -513,7 +549,10 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     "moto.rds.responses": (patch_rds_parameter_source_filter,),
     "moto.ec2.models": (patch_ec2_tag_resource_types, patch_ec2_source_dest_check_on_primary_eni),
     "moto.ec2.responses.security_groups": (patch_ec2_rule_description_updates_return_true,),
-    "moto.ecs.responses": (patch_ecs_service_deployment_settings,),
+    "moto.ecs.responses": (
+        patch_ecs_service_deployment_settings,
+        patch_ecs_effective_account_settings,
+    ),
     "moto.ecr.models": (patch_ecr_manifest_digest,),
     "moto.kms.models": (patch_kms_schedule_deletion_by_arn,),
     "moto.elbv2.models": (patch_elbv2_alb_default_attributes,),
