@@ -11,6 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.playbooks.runner import PlaybookRun
+from tests.playbooks.runner import run_playbook as run_repo_playbook
+
 PLAYBOOK = """
 - name: Publish the app image and register its task definition
   hosts: localhost
@@ -93,3 +96,44 @@ def test_publish_then_register_is_idempotent_through_ansible(
     assert second["changed"] == 0 and second["ok"] == 2
     latest = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": "latest"}])
     assert latest["images"][0]["imageId"]["imageDigest"] == image.digest
+
+
+def test_image_playbook_publishes_a_prebuilt_archive_without_building(
+    aws_env: dict[str, str],
+    ecr: Any,
+    repository: str,
+    make_oci_layout: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    """What CI does: build once, then `playbooks/image.yml -e image_archive=...` per environment."""
+    image = make_oci_layout("app", [{"app/manage.py": b"print('ci build')\n"}])
+    build_cache = tmp_path / "cache"
+    published = run_image_playbook(aws_env, repository, image.path, build_cache)
+    again = run_image_playbook(aws_env, repository, image.path, build_cache)
+
+    assert published.returncode == 0, published.output
+    for tag in ("ci-0123abcd", "latest"):
+        found = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": tag}])
+        assert found["images"][0]["imageId"]["imageDigest"] == image.digest
+    assert not build_cache.exists(), "a prebuilt archive must not be built again"
+    assert again.returncode == 0 and " changed=0 " in again.output, again.output
+
+
+def run_image_playbook(
+    aws_env: dict[str, str], repository: str, archive: Path, cache: Path
+) -> PlaybookRun:
+    return run_repo_playbook(
+        "playbooks/image.yml",
+        "local",
+        "-e",
+        json.dumps(
+            {
+                "image_archive": str(archive),
+                "image_tag": "ci-0123abcd",
+                "app_repository_name": repository,
+                "app_manage_repository": False,
+            }
+        ),
+        endpoint=aws_env["AWS_ENDPOINT_URL"],
+        env={"XDG_CACHE_HOME": str(cache)},
+    )

@@ -94,3 +94,12 @@ def test_image_playbook_checks_the_tag_too() -> None:
     assert run.returncode != 0, run.output
     assert "image_tag must be a valid image tag" in run.output
     assert "Could not connect to the endpoint URL" not in run.output
+
+
+@pytest.mark.parametrize("archive", ["build/app-image.tar", "/nonexistent/app-image.tar"])
+def test_image_archive_must_be_an_existing_absolute_path(archive: str) -> None:
+    run = run_playbook("playbooks/image.yml", "local", "-e", f"image_archive={archive}")
+    assert run.returncode != 0, run.output
+    assert "image_archive must be the absolute path of an existing" in run.output
+    assert f"got '{archive}'" in run.output
+    assert "Could not connect to the endpoint URL" not in run.output
