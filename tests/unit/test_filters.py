@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.django_ecs.aws.plugins.filter.cidr import carve_subnets
+from ansible_collections.django_ecs.aws.plugins.filter.ecs import ecs_service_drift
 from ansible_collections.django_ecs.aws.plugins.filter.naming import resource_name
 from ansible_collections.django_ecs.aws.plugins.filter.network import (
     route_table_summary,
@@ -140,3 +142,84 @@ def test_route_table_summary_finds_the_default_route_target() -> None:
         {"id": "rtb-0", "az": "0", "default_target": ""},
         {"id": "rtb-1", "az": "a", "default_target": "nat-1"},
     ]
+
+
+ECS_WANTED = {
+    "subnets": ["subnet-b", "subnet-a"],
+    "security_groups": ["sg-app", "sg-dbclients"],
+    "assign_public_ip": False,
+    "minimum_healthy_percent": "100",
+    "maximum_percent": 200,
+    "circuit_breaker": True,
+    "rollback": True,
+    "platform_version": "LATEST",
+}
+
+
+AWSVPC = "networkConfiguration__awsvpcConfiguration"
+
+
+def live_service(**changes: Any) -> dict[str, Any]:
+    service: dict[str, Any] = {
+        "status": "ACTIVE",
+        "platformVersion": "LATEST",
+        "networkConfiguration": {
+            "awsvpcConfiguration": {
+                "subnets": ["subnet-a", "subnet-b"],
+                "securityGroups": ["sg-dbclients", "sg-app"],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+        "deploymentConfiguration": {
+            "minimumHealthyPercent": 100,
+            "maximumPercent": 200,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        },
+    }
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = service
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return service
+
+
+def test_ecs_service_drift_none_when_only_order_differs() -> None:
+    assert ecs_service_drift(live_service(), ECS_WANTED) == []
+
+
+def test_ecs_service_drift_none_for_a_new_or_inactive_service() -> None:
+    assert ecs_service_drift({}, ECS_WANTED) == []
+    assert (
+        ecs_service_drift(live_service(status="INACTIVE", platformVersion="1.3.0"), ECS_WANTED)
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (
+            {"networkConfiguration__awsvpcConfiguration__assignPublicIp": "ENABLED"},
+            "assign_public_ip",
+        ),
+        (
+            {"networkConfiguration__awsvpcConfiguration__securityGroups": ["sg-open"]},
+            "security_groups",
+        ),
+        ({"networkConfiguration__awsvpcConfiguration__subnets": ["subnet-public"]}, "subnets"),
+        ({"deploymentConfiguration__minimumHealthyPercent": 50}, "minimum_healthy_percent"),
+        ({"deploymentConfiguration__maximumPercent": 100}, "maximum_percent"),
+        (
+            {"deploymentConfiguration__deploymentCircuitBreaker": {"enable": False}},
+            "circuit_breaker",
+        ),
+        ({"platformVersion": "1.3.0"}, "platform_version"),
+    ],
+)
+def test_ecs_service_drift_finds_each_field_ecs_service_ignores(
+    change: dict[str, Any], field: str
+) -> None:
+    drift = ecs_service_drift(live_service(**change), ECS_WANTED)
+    assert drift and drift[0].split(":")[0] == field

@@ -4,6 +4,7 @@ Used by the molecule app scenarios (molecule/shared/verify_app.yml):
 
     python -m tests.verify.app verify '<expected json>'   one line per failed check, exit 1 if any
     python -m tests.verify.app state '<expected json>'    JSON: task definition revisions, service
+    python -m tests.verify.app drift '<expected json>'    change the service by hand (see drift())
 """
 
 from __future__ import annotations
@@ -397,11 +398,41 @@ def state(expected: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def drift(expected: dict[str, Any]) -> None:
+    """Change by hand what community.aws.ecs_service never compares: public IPs on, the tasks'
+    own security group dropped, circuit breaker off, lower healthy percentage."""
+    app = App(expected)
+    service = app.service()
+    network = service["networkConfiguration"]["awsvpcConfiguration"]
+    db_clients = app.ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": [name(expected, "db-clients")]}]
+    )["SecurityGroups"][0]["GroupId"]
+    app.ecs.update_service(
+        cluster=service["clusterArn"],
+        service=service["serviceName"],
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": network["subnets"],
+                "securityGroups": [db_clients],
+                "assignPublicIp": "ENABLED",
+            }
+        },
+        deploymentConfiguration={
+            "minimumHealthyPercent": 50,
+            "maximumPercent": 200,
+            "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+        },
+    )
+
+
 def main() -> int:
     command = sys.argv[1]
     expected = json.loads(sys.argv[2])
     if command == "state":
         print(json.dumps(state(expected)))
+        return 0
+    if command == "drift":
+        drift(expected)
         return 0
     failures = verify(expected)
     for failure in failures:
