@@ -28,11 +28,10 @@ import boto3  # noqa: E402
 from tools.emulator import launcher  # noqa: E402
 
 NAMING = {"local": ("djg", "ander"), "prod": ("django", "and")}
-# What molecule/data_prod passes on the emulator (see its molecule.yml for the reasons).
+# What molecule/stack_prod passes on the emulator (see its extra_vars.yml for the reasons).
 EMULATOR_VARS = {
-    "local": ["rds_storage_type=gp2"],
+    "local": [],
     "prod": [
-        "rds_storage_type=gp2",
         "db_init_connection=direct",
         "db_init_direct_ssl_mode=disable",
         "rds_wait_delay=2",

@@ -250,6 +250,11 @@ def check_load_balancer(checker: Checker, app: App, service: dict[str, Any]) -> 
         "ALB: desync mitigation off",
     )
     check_log_bucket(checker, attributes["access_logs.s3.bucket"], expected)
+    groups = app.ec2.describe_security_groups(GroupIds=balancer["SecurityGroups"])["SecurityGroups"]
+    rules = [rule for group in groups for rule in group["IpPermissions"]]
+    ports = sorted(rule["FromPort"] for rule in rules if "FromPort" in rule)
+    wanted_ports = [80, 443] if expected["certificate_arn"] else [80]
+    checker.check(ports == wanted_ports, f"ALB security group ports {ports}, want {wanted_ports}")
     groups = app.elb.describe_target_groups(Names=[name(expected, "tg")])["TargetGroups"]
     group = groups[0]
     checker.check(
@@ -267,9 +272,20 @@ def check_load_balancer(checker: Checker, app: App, service: dict[str, Any]) -> 
         checker.check(
             "TLS13-1-2" in https.get("SslPolicy", ""), f"ALB: TLS policy {https.get('SslPolicy')}"
         )
+        certificates = [c["CertificateArn"] for c in https.get("Certificates", [])]
         checker.check(
-            by_port.get(80, {}).get("DefaultActions", [{}])[0].get("Type") == "redirect",
-            "ALB: HTTP does not redirect to HTTPS",
+            certificates == [expected["certificate_arn"]], f"ALB: HTTPS certificates {certificates}"
+        )
+        forward = https.get("DefaultActions", [{}])[0]
+        checker.check(
+            forward.get("TargetGroupArn") == group["TargetGroupArn"],
+            f"ALB: HTTPS action {forward}",
+        )
+        redirect = by_port.get(80, {}).get("DefaultActions", [{}])[0].get("RedirectConfig", {})
+        checker.check(
+            (redirect.get("Protocol"), redirect.get("Port"), redirect.get("StatusCode"))
+            == ("HTTPS", "443", "HTTP_301"),
+            f"ALB: HTTP does not redirect to HTTPS ({redirect})",
         )
     else:
         action = by_port.get(80, {}).get("DefaultActions", [{}])[0]
