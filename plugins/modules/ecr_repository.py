@@ -14,9 +14,9 @@ description:
     mutability (exclusion filters included) and tags match; or deletes it.
   - Why not C(community.aws.ecs_ecr)? With an existing repository it calls
     PutImageTagMutability with its own O(image_tag_mutability) default on every run without
-    reporting a change (community.aws 11.2), so it silently undoes
-    C(IMMUTABLE_WITH_EXCLUSION) set by M(django_ecs.aws.ecr_repository_settings); it also has
-    no tags option.
+    reporting a change (community.aws 11.2), so it silently undoes C(IMMUTABLE_WITH_EXCLUSION)
+    (latest movable, every SHA tag immutable), which it cannot set itself; it also has no tags
+    option.
 author:
   - django_ecs.aws contributors
 options:

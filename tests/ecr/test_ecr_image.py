@@ -178,15 +178,16 @@ def test_exclusion_keeps_latest_mutable_while_sha_tags_are_immutable(
     run_module: Run, ecr: Any, repository: str, make_oci_layout: Callable[..., Any]
 ) -> None:
     settings_args = {
-        "repository": repository,
+        "name": repository,
         "image_tag_mutability": "IMMUTABLE_WITH_EXCLUSION",
         "mutability_exclusion_filters": ["latest"],
     }
-    settings = run_module("ecr_repository_settings", settings_args)
-    settings_again = run_module("ecr_repository_settings", settings_args)
-    assert settings["changed"] is True, settings
+    settings = run_module("ecr_repository", settings_args)
+    settings_again = run_module("ecr_repository", settings_args)
+    assert settings["changed"] is True and "mutability" in settings["changes"], settings
     assert settings_again["changed"] is False, settings_again
-    assert settings_again["mutability_exclusion_filters"] == ["latest"]
+    filters = settings_again["repository"]["imageTagMutabilityExclusionFilters"]
+    assert [f["filter"] for f in filters] == ["latest"]
     v1 = make_oci_layout("v1", [BASE, APP_V1])
     v2 = make_oci_layout("v2", [BASE, APP_V2])
     push(run_module, repository, v1.path, "sha-1", additional_tags=["latest"])
