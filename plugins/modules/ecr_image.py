@@ -78,7 +78,7 @@ options:
 notes:
   - Supports check mode; layer availability is still queried so the plan is exact. In check mode
     a repository that does not exist yet (a first deployment, whose repository task would create
-    it) is not an error when publishing from O(path): every layer and tag would be uploaded, and
+    it) is not an error when publishing from O(path); every layer and tag would be uploaded, and
     RV(image_uri) is the one the new repository will have.
   - When a tag is immutable in the repository and already points at another image, the module
     fails before uploading anything (ECR would answer ImageTagAlreadyExistsException).
