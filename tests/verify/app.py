@@ -414,18 +414,21 @@ def state(expected: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def drift(expected: dict[str, Any]) -> None:
+def drift(expected: dict[str, Any]) -> int:
     """Change by hand what community.aws.ecs_service never compares: public IPs on, the tasks'
-    own security group dropped, circuit breaker off, lower healthy percentage."""
+    own security group dropped, circuit breaker off, lower healthy percentage; and scale the
+    service as autoscaling would (a re-run must keep that count). Returns the new count."""
     app = App(expected)
     service = app.service()
     network = service["networkConfiguration"]["awsvpcConfiguration"]
     db_clients = app.ec2.describe_security_groups(
         Filters=[{"Name": "group-name", "Values": [name(expected, "db-clients")]}]
     )["SecurityGroups"][0]["GroupId"]
+    scaled = min(expected["max_count"], service["desiredCount"] + 1)
     app.ecs.update_service(
         cluster=service["clusterArn"],
         service=service["serviceName"],
+        desiredCount=scaled,
         networkConfiguration={
             "awsvpcConfiguration": {
                 "subnets": network["subnets"],
@@ -439,6 +442,7 @@ def drift(expected: dict[str, Any]) -> None:
             "deploymentCircuitBreaker": {"enable": False, "rollback": False},
         },
     )
+    return scaled
 
 
 def main() -> int:
@@ -448,7 +452,7 @@ def main() -> int:
         print(json.dumps(state(expected)))
         return 0
     if command == "drift":
-        drift(expected)
+        print(json.dumps({"desired_count": drift(expected)}))
         return 0
     failures = verify(expected)
     for failure in failures:
