@@ -36,7 +36,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One C(field: live -> wanted) line per difference; empty for a new service.
+  description: "One C(field: live -> wanted) line per difference; empty for a new service."
   type: list
   elements: str
 """
