@@ -7,6 +7,9 @@ from typing import Any
 DOCUMENTATION = r"""
 name: subnet_summary
 short_description: Reduce ec2_vpc_subnet_info results to {id, az, cidr, tier}, sorted by AZ
+description:
+  - The small, stable shape the network roles and the outputs file use (C(tier) from the C(Tier)
+    tag). C(route_table_summary), in the same file, is documented in C(route_table_summary.yml).
 options:
   _input:
     description: The C(subnets) list of M(amazon.aws.ec2_vpc_subnet_info).

@@ -44,4 +44,6 @@ def test_every_filter_documentation_parses() -> None:
     assert completed.returncode == 0 and "ERROR" not in completed.stderr, completed.stderr
     docs = json.loads(completed.stdout)
     for name in filters:
+        # ansible-doc's text output fails without a description; --json does not: check it here.
         assert docs[name]["doc"]["short_description"], name
+        assert docs[name]["doc"].get("description"), f"{name}: no description"
