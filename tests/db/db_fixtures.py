@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import boto3
 import pg8000.dbapi
@@ -28,8 +27,6 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HANDLER_DIR = REPO_ROOT / "files" / "lambda" / "db_init"
 PG_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
-AWS_VARS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # What RDS has and plain PostgreSQL lacks (same statements as the emulator's bootstrap).
 RDS_ROLES_SQL = """
 DO $$ BEGIN
@@ -178,17 +175,6 @@ def _drop_everything(root: Any, database: ScratchDatabase) -> None:
     for (role,) in cursor.fetchall():
         cursor.execute(f'DROP ROLE "{role}"')
     cursor.execute(f"DROP ROLE IF EXISTS {database.admin}")
-
-
-@pytest.fixture(scope="session")
-def aws_env() -> dict[str, str]:
-    missing = [name for name in AWS_VARS if not os.environ.get(name)]
-    if missing:
-        pytest.skip(f"emulator not configured: {', '.join(missing)} unset (run scripts/test)")
-    host = urlparse(os.environ["AWS_ENDPOINT_URL"]).hostname
-    if host not in LOOPBACK:
-        pytest.fail(f"AWS_ENDPOINT_URL must be a loopback emulator, got {host}")
-    return {name: os.environ[name] for name in AWS_VARS}
 
 
 @pytest.fixture
