@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +10,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+
+from tests.module_runner import run_collection_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # collections/ansible_collections/django_ecs/aws is a symlink to the repo root; the site-packages
@@ -42,25 +42,11 @@ def aws_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def run_module(aws_env: dict[str, str]) -> Callable[..., dict[str, Any]]:
-    """Run one of our modules as Ansible would (JSON args on stdin), return its JSON result."""
+    """Run one of our modules against the emulator, return its JSON result."""
 
     def run(
         name: str, args: dict[str, Any], check_mode: bool = False, diff: bool = False
     ) -> dict[str, Any]:
-        module_args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-        env = dict(os.environ, PYTHONPATH=str(COLLECTION_ROOT), **aws_env)
-        completed = subprocess.run(
-            [sys.executable, "-m", f"ansible_collections.django_ecs.aws.plugins.modules.{name}"],
-            input=json.dumps({"ANSIBLE_MODULE_ARGS": module_args}),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
-        try:
-            return json.loads(completed.stdout)
-        except ValueError:
-            pytest.fail(f"module {name} printed no JSON:\n{completed.stdout}\n{completed.stderr}")
+        return run_collection_module(name, args, check_mode=check_mode, diff=diff, env=aws_env)
 
     return run

@@ -10,7 +10,6 @@ import atexit
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -23,6 +22,8 @@ from typing import Any
 import boto3
 import pg8000.dbapi
 import pytest
+
+from tests.module_runner import run_collection_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HANDLER_DIR = REPO_ROOT / "files" / "lambda" / "db_init"
@@ -196,23 +197,10 @@ def admin_secret(test_db: ScratchDatabase, aws_env: dict[str, str]) -> Iterator[
 
 @pytest.fixture(scope="session")
 def run_module() -> Callable[..., dict[str, Any]]:
-    """Run one of our modules as Ansible does (JSON args on stdin); returns its JSON result."""
+    """Run one of our modules (no AWS needed: the direct connection), return its JSON result."""
 
     def run(name: str, args: dict[str, Any], check_mode: bool = False) -> dict[str, Any]:
-        module_args = dict(args, _ansible_check_mode=check_mode)
-        completed = subprocess.run(
-            [sys.executable, "-m", f"ansible_collections.django_ecs.aws.plugins.modules.{name}"],
-            input=json.dumps({"ANSIBLE_MODULE_ARGS": module_args}),
-            capture_output=True,
-            text=True,
-            env=dict(os.environ, PYTHONPATH=str(COLLECTION_ROOT)),
-            timeout=120,
-            check=False,
-        )
-        try:
-            return json.loads(completed.stdout)
-        except ValueError:
-            pytest.fail(f"module {name} printed no JSON:\n{completed.stdout}\n{completed.stderr}")
+        return run_collection_module(name, args, check_mode=check_mode)
 
     return run
 
