@@ -68,7 +68,7 @@ def run_playbook(playbook: Path, collection_path: Path) -> dict[str, Any]:
         check=False,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
-    # ansible.cfg enables profile_tasks, which prints timing lines around the JSON document.
+    # Warnings and deprecations may print around the JSON document.
     output = completed.stdout
     document = output[output.index("{") : output.rindex("}") + 1]
     return json.loads(document)["stats"]["localhost"]
