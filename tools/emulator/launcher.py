@@ -65,7 +65,13 @@ class EmulatorState:
 
 
 # The code that shapes what the running servers answer (not the launcher's own).
-SERVER_CODE = ("moto_patched.py", "rds_engine_defaults.py", "rds_postgres.py", "postgres.py")
+SERVER_CODE = (
+    "moto_patched.py",
+    "lambda_runtime.py",
+    "rds_engine_defaults.py",
+    "rds_postgres.py",
+    "postgres.py",
+)
 
 
 def code_version() -> str:

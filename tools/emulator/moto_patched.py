@@ -24,9 +24,10 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from tools.emulator import rds_engine_defaults, rds_postgres
+from tools.emulator import lambda_runtime, rds_engine_defaults, rds_postgres
 
 if TYPE_CHECKING:
+    from moto.awslambda.models import LambdaFunction
     from moto.ec2.models.instances import Instance
     from moto.ecr.models import ECRBackend
     from moto.ecs.models import Cluster
@@ -63,6 +64,122 @@ def patch_lambda_without_docker() -> None:
     from moto.core.config import default_user_config
 
     default_user_config["lambda"] = {"use_docker": False}
+
+
+# 2b. Lambda handlers run ----------------------------------------------------------------------
+def patch_lambda_runs_handler() -> None:
+    """AWS: Invoke runs the function's handler and answers what it returned, or its error with
+    X-Amz-Function-Error: Unhandled, LogType=Tail adding the log's last 4 KB; DryRun answers 204
+    without running it, Event 202 and runs it in the background. moto's docker-free backend
+    (patch 2) answers the request payload back. Here the handler runs in a Python process of its
+    own (lambda_runtime.py) with the execution role's credentials from moto's STS; its log goes
+    to the function's CloudWatch Logs group."""
+    import threading
+
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(
+        original: Callable[..., Any],
+        backend: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, str],
+    ) -> Any:
+        function = backend.get_function(function_name, qualifier)
+        if backend.lambda_simple_results_queue or function.package_type != "Zip":
+            # moto's queued canned answers keep working; an image function has no zip to run.
+            return original(backend, function_name, qualifier, body, headers, response_headers)
+        try:
+            event = lambda_runtime.event_payload(body)
+        except ValueError as error:
+            message = f"Could not parse request body into json: {error}"
+            raise LambdaClientError("InvalidRequestContentException", message) from None
+        invocation_type = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        if invocation_type == "DryRun":
+            return b""
+        endpoint_url = _lambda_endpoint_url(headers)
+        run = functools.partial(_run_lambda, function, qualifier, event, endpoint_url)
+        if invocation_type == "Event":
+            name = f"lambda-{function.function_name}"
+            threading.Thread(target=run, name=name, daemon=True).start()
+            return b""
+        invocation = run()
+        if invocation.function_error:
+            response_headers["x-amz-function-error"] = invocation.function_error
+        response_headers["x-amz-log-result"] = invocation.log_result
+        response_headers["x-amz-executed-version"] = str(function.version)
+        return invocation.payload
+
+    _wrap(LambdaSimpleBackend, "invoke", invoke)
+
+
+def _lambda_endpoint_url(headers: Any) -> str:
+    """The handler calls the emulator back on loopback, on the port this request came in on."""
+    port = str(headers.get("Host") or "").rpartition(":")[2]
+    if not port.isdigit():  # moto's own calls (SQS event sources) come without headers
+        from moto import settings  # its server records its port there at start
+
+        port = str(settings.moto_server_port())
+    return f"http://{LOOPBACK}:{port}"
+
+
+def _run_lambda(
+    function: LambdaFunction, qualifier: str | None, event: bytes, endpoint_url: str
+) -> lambda_runtime.Invocation:
+    from moto.awslambda.utils import make_function_arn
+
+    arn = make_function_arn(function.region, function.account_id, function.function_name)
+    spec = lambda_runtime.Function(
+        name=function.function_name,
+        version=str(function.version),
+        invoked_arn=f"{arn}:{qualifier}" if qualifier else arn,
+        handler=function.handler or "",
+        runtime=function.run_time or "",
+        region=function.region,
+        memory_mb=int(function.memory_size),
+        timeout_seconds=int(function.timeout),
+        log_group=function.logs_group_name,
+        variables=dict(function.environment_vars or {}),
+        zip_bytes=function.code_bytes,
+    )
+    invocation = lambda_runtime.invoke(spec, event, endpoint_url, _execution_role(function))
+    _save_lambda_log(function, invocation)
+    return invocation
+
+
+def _execution_role(function: LambdaFunction) -> lambda_runtime.Credentials:
+    # Lambda hands the function its role's temporary credentials; moto's STS issues the same
+    # kind, so the handler's calls are the role's (GetCallerIdentity: assumed-role/<role>/<fn>).
+    from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
+
+    sts = sts_backends[function.account_id][get_partition(function.region)]
+    role = sts.assume_role(
+        region_name=function.region,
+        role_session_name=function.function_name,
+        role_arn=function.role,
+        policy=None,
+        duration=3600,
+        external_id=None,
+    )
+    return lambda_runtime.Credentials(
+        role.access_key_id, role.secret_access_key, role.session_token
+    )
+
+
+def _save_lambda_log(function: LambdaFunction, invocation: lambda_runtime.Invocation) -> None:
+    from moto.core.utils import unix_time_millis
+
+    logs, group = function.logs_backend, function.logs_group_name
+    logs.ensure_log_group(group)
+    logs.create_log_stream(group, invocation.log_stream)
+    now = int(unix_time_millis())
+    lines = lambda_runtime.log_events(invocation.log)
+    events = [{"timestamp": now, "message": line} for line in lines]
+    logs.put_log_events(group, invocation.log_stream, events)
 
 
 # 3. RDS parameter groups ----------------------------------------------------------------------
@@ -538,6 +655,7 @@ def patch_ecs_effective_account_settings() -> None:
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
+    "moto.awslambda_simple.models": (patch_lambda_runs_handler,),
     "moto.rds.models": (
         patch_rds_parameter_group_not_found,
         patch_rds_engine_default_parameters,
