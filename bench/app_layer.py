@@ -28,10 +28,7 @@ import boto3  # noqa: E402
 
 from tools.emulator import launcher  # noqa: E402
 
-EMULATOR_VARS = [
-    "aws_endpoint_required=true",
-    "ecs_autoscaling_tag_target=false",
-]
+EMULATOR_VARS = ["aws_endpoint_required=true"]
 SERVICE, CLIENT = "djg", "ander"
 
 

@@ -28,21 +28,10 @@ import boto3  # noqa: E402
 from tools.emulator import launcher  # noqa: E402
 
 NAMING = {"local": ("djg", "ander"), "prod": ("django", "and")}
-# What molecule/stack_prod passes on the emulator (see its extra_vars.yml for the reasons).
-EMULATOR_VARS = {
-    "local": [],
-    "prod": [
-        "db_init_connection=direct",
-        "db_init_direct_ssl_mode=disable",
-        "rds_wait_delay=2",
-    ],
-}
 
 
 def playbook(name: str, inventory: str, env_name: str, env: dict[str, str]) -> float:
-    extra = [f"env_name={env_name}", "aws_endpoint_required=true", *EMULATOR_VARS[inventory]]
-    if inventory == "prod":
-        extra += [f"db_name={env_name}_appdb", f"db_admin_user={env_name}_admin"]
+    extra = [f"env_name={env_name}", "aws_endpoint_required=true"]
     args = ["ansible-playbook", f"playbooks/{name}.yml", "-i", f"inventories/{inventory}"]
     for value in extra:
         args += ["-e", value]

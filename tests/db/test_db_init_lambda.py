@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import logging
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -178,7 +180,10 @@ def test_module_reports_a_failed_invocation(
 def test_module_rejects_an_answer_without_changed_and_queries(
     run_module: RunModule, aws_env: dict[str, str], test_db: ScratchDatabase
 ):
-    # moto's Lambda answers without running our code, as a misdeployed function would.
+    # A function that answers something else than the bootstrap's answer (a misdeployed one).
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return {'ok': True}\n")
     client = boto3.client("lambda")
     name = f"echo-{test_db.prefix}"
     iam = boto3.client("iam")
@@ -191,7 +196,7 @@ def test_module_rejects_an_answer_without_changed_and_queries(
         Runtime="python3.12",
         Role=role,
         Handler="handler.handler",
-        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+        Code={"ZipFile": package.getvalue()},
     )
     try:
         result = run_module(
@@ -203,5 +208,5 @@ def test_module_rejects_an_answer_without_changed_and_queries(
         iam.delete_role(RoleName=name)
 
     assert result.get("failed") is True
-    # Plain moto answers with a Docker error text, the emulator echoes the event: both refused.
+    # The answer lacks "changed" and "queries": refused, not taken for a bootstrap.
     assert result["msg"].startswith("the function answered"), result["msg"]

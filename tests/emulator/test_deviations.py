@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import ssl
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -229,19 +230,24 @@ def test_source_dest_check_off_shows_on_primary_eni(aws: Aws) -> None:
     assert described["Reservations"][0]["Instances"][0]["SourceDestCheck"] is False
 
 
-def _connect(env: dict[str, str], user: str, password: str, database: str) -> Any:
+def _connect(
+    env: dict[str, str], endpoint: dict[str, Any], user: str, password: str, database: str
+) -> Any:
+    """A verified TLS session, as sslmode=verify-full with the RDS CA bundle would open it."""
+    context = ssl.create_default_context(cafile=env["DJANGO_ECS_EMULATOR_CA_BUNDLE"])
     return pg8000.native.Connection(
-        user=user, password=password, host="127.0.0.1", port=int(env["PGPORT"]), database=database
+        user=user,
+        password=password,
+        host=endpoint["Address"],
+        port=endpoint["Port"],
+        database=database,
+        ssl_context=context,
     )
 
 
-def test_db_instance_endpoint_is_a_live_postgres(
-    aws: Aws, emulator_env: dict[str, str], unique: str
-) -> None:
-    rds = aws("rds")
-    master, database = f"master_{unique}", f"appdb_{unique}"
-    created = rds.create_db_instance(
-        DBInstanceIdentifier=f"db-{unique}",
+def _postgres_instance(aws: Aws, identifier: str, master: str, database: str) -> dict[str, Any]:
+    return aws("rds").create_db_instance(
+        DBInstanceIdentifier=identifier,
         DBInstanceClass="db.t3.micro",
         Engine="postgres",
         EngineVersion="16.3",
@@ -250,8 +256,17 @@ def test_db_instance_endpoint_is_a_live_postgres(
         MasterUserPassword="first-Password1",
         DBName=database,
     )["DBInstance"]
-    assert created["Endpoint"] == {"Address": "127.0.0.1", "Port": int(emulator_env["PGPORT"])}
-    session = _connect(emulator_env, master, "first-Password1", database)
+
+
+def test_db_instance_endpoint_is_a_live_postgres(
+    aws: Aws, emulator_env: dict[str, str], unique: str
+) -> None:
+    rds = aws("rds")
+    master, database = f"master_{unique}", f"appdb_{unique}"
+    created = _postgres_instance(aws, f"db-{unique}", master, database)
+    endpoint = created["Endpoint"]
+    assert endpoint["Address"] == "127.0.0.1"
+    session = _connect(emulator_env, endpoint, master, "first-Password1", database)
     role = session.run(
         "SELECT rolcreaterole, rolcreatedb, rolsuper, pg_has_role(current_user, 'rds_superuser',"
         " 'MEMBER'), (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname ="
@@ -268,13 +283,62 @@ def test_db_instance_endpoint_is_a_live_postgres(
         ApplyImmediately=True,
     )
     with pytest.raises(pg8000.native.DatabaseError):
-        _connect(emulator_env, master, "first-Password1", database)
-    _connect(emulator_env, master, "second-Password2", database).close()
+        _connect(emulator_env, endpoint, master, "first-Password1", database)
+    _connect(emulator_env, endpoint, master, "second-Password2", database).close()
 
-    replica = rds.create_db_instance_read_replica(
-        DBInstanceIdentifier=f"db-{unique}-replica", SourceDBInstanceIdentifier=f"db-{unique}"
-    )["DBInstance"]
-    assert replica["Endpoint"] == created["Endpoint"]
+
+def test_each_db_instance_is_a_server_of_its_own(
+    aws: Aws, emulator_env: dict[str, str], unique: str
+) -> None:
+    # Same master user and database names, as two environments of one inventory have.
+    first = _postgres_instance(aws, f"one-{unique}", "admin_user", "appdb")["Endpoint"]
+    second = _postgres_instance(aws, f"two-{unique}", "admin_user", "appdb")["Endpoint"]
+    assert first["Port"] != second["Port"]
+    session = _connect(emulator_env, first, "admin_user", "first-Password1", "appdb")
+    session.run(f"CREATE ROLE only_in_one_{unique}")
+    session.close()
+    other = _connect(emulator_env, second, "admin_user", "first-Password1", "appdb")
+    assert other.run("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'only_in_one_%'") == [[0]]
+    other.close()
+    aws("rds").delete_db_instance(DBInstanceIdentifier=f"two-{unique}", SkipFinalSnapshot=True)
+    with pytest.raises((OSError, pg8000.native.InterfaceError)):
+        _connect(emulator_env, second, "admin_user", "first-Password1", "appdb")
+
+
+def test_db_instance_requires_tls(aws: Aws, emulator_env: dict[str, str], unique: str) -> None:
+    # RDS for PostgreSQL 15+ defaults rds.force_ssl to 1: an unencrypted login is refused.
+    endpoint = _postgres_instance(aws, f"tls-{unique}", "tls_admin", "appdb")["Endpoint"]
+    with pytest.raises(pg8000.native.DatabaseError, match="no encryption"):
+        pg8000.native.Connection(
+            user="tls_admin",
+            password="first-Password1",
+            host=endpoint["Address"],
+            port=endpoint["Port"],
+            database="appdb",
+            ssl_context=False,
+        )
+
+
+def test_read_replica_is_a_read_only_copy(
+    aws: Aws, emulator_env: dict[str, str], unique: str
+) -> None:
+    source = _postgres_instance(aws, f"src-{unique}", "src_admin", "appdb")["Endpoint"]
+    session = _connect(emulator_env, source, "src_admin", "first-Password1", "appdb")
+    session.run("CREATE TABLE kept (n int)")
+    session.run("INSERT INTO kept VALUES (42)")
+    session.close()
+    aws("rds").create_db_instance_read_replica(
+        DBInstanceIdentifier=f"src-{unique}-replica", SourceDBInstanceIdentifier=f"src-{unique}"
+    )
+    replica = aws("rds").describe_db_instances(DBInstanceIdentifier=f"src-{unique}-replica")[
+        "DBInstances"
+    ][0]["Endpoint"]
+    assert replica["Port"] != source["Port"]
+    copy = _connect(emulator_env, replica, "src_admin", "first-Password1", "appdb")
+    assert copy.run("SELECT n FROM kept") == [[42]]
+    with pytest.raises(pg8000.native.DatabaseError, match="read-only transaction"):
+        copy.run("INSERT INTO kept VALUES (1)")
+    copy.close()
 
 
 def test_db_instances_have_their_own_resource_ids(aws: Aws, unique: str) -> None:
@@ -423,3 +487,71 @@ def test_effective_account_settings_include_aws_defaults(aws: Aws) -> None:
     ]
     # Without effectiveSettings only what the account set is listed, as on AWS.
     assert ecs.list_account_settings(name="awsvpcTrunking")["settings"] == []
+
+
+def _scalable_service(aws: Aws, unique: str) -> tuple[str, str]:
+    """An ECS service registered as a scalable target with tags; returns (resource id, ARN)."""
+    ecs = aws("ecs")
+    cluster = f"scale-{unique}"
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(
+        family=f"scale-{unique}",
+        containerDefinitions=[{"name": "web", "image": "nginx", "memory": 128}],
+    )
+    ecs.create_service(
+        cluster=cluster, serviceName="web", taskDefinition=f"scale-{unique}", desiredCount=1
+    )
+    resource_id = f"service/{cluster}/web"
+    arn = aws("application-autoscaling").register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=resource_id,
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1,
+        MaxCapacity=3,
+        Tags={"Project": "django-ecs", "Environment": "dev"},
+    )["ScalableTargetARN"]
+    return resource_id, arn
+
+
+def test_scalable_target_tags_round_trip(aws: Aws, unique: str) -> None:
+    scaling = aws("application-autoscaling")
+    resource_id, arn = _scalable_service(aws, unique)
+    assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {
+        "Project": "django-ecs",
+        "Environment": "dev",
+    }
+    scaling.tag_resource(ResourceARN=arn, Tags={"Environment": "prod", "Owner": "platform"})
+    scaling.untag_resource(ResourceARN=arn, TagKeys=["Project"])
+    assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {
+        "Environment": "prod",
+        "Owner": "platform",
+    }
+    # Tags of RegisterScalableTarget apply on creation only (AWS: use TagResource afterwards).
+    scaling.register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=resource_id,
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1,
+        MaxCapacity=4,
+        Tags={"Ignored": "yes"},
+    )
+    assert "Ignored" not in scaling.list_tags_for_resource(ResourceARN=arn)["Tags"]
+
+
+def test_scalable_target_tag_errors_are_aws_errors(aws: Aws, unique: str) -> None:
+    scaling = aws("application-autoscaling")
+    resource_id, arn = _scalable_service(aws, unique)
+    refusals = {
+        "ValidationException": {"aws:reserved": "x"},
+        "TooManyTagsException": {f"k{n}": "v" for n in range(49)},
+    }
+    for code, tags in refusals.items():
+        with pytest.raises(ClientError) as raised:
+            scaling.tag_resource(ResourceARN=arn, Tags=tags)
+        assert raised.value.response["Error"]["Code"] == code
+    scaling.deregister_scalable_target(
+        ServiceNamespace="ecs", ResourceId=resource_id, ScalableDimension="ecs:service:DesiredCount"
+    )
+    with pytest.raises(ClientError) as raised:
+        scaling.list_tags_for_resource(ResourceARN=arn)
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -30,6 +30,7 @@ EXPECTED_VARIABLES = {
     "PGPASSWORD",
     "PGDATABASE",
     "DJANGO_ECS_EMULATOR",
+    "DJANGO_ECS_EMULATOR_CA_BUNDLE",
 }
 
 
@@ -116,9 +117,28 @@ def test_data_dir_belongs_to_postgres_under_a_temp_folder(emulator_dir: Path) ->
 
 
 def test_stop_leaves_no_processes_and_no_data(tmp_path: Path) -> None:
-    start_copy(tmp_path)
+    env = start_copy(tmp_path)
     state = _state(tmp_path)
+    # A DB instance's own server must stop with the emulator too.
+    boto3.client(
+        "rds",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_db_instance(
+        DBInstanceIdentifier="stopped-with-the-emulator",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="admin_user",
+        MasterUserPassword="Password-123",
+    )
+    instance_data = next(Path(str(state["pg_base_dir"])).glob("instances/*/data"))
+    instance_pid = int((instance_data / "postmaster.pid").read_text().split()[0])
+    assert is_alive(instance_pid, str(instance_data))
     assert run_emulator("stop", tmp_path).returncode == 0
+    assert not is_alive(instance_pid, str(instance_data))
     assert not is_alive(int(str(state["moto_pid"])), "tools.emulator.moto_patched")
     assert not is_alive(int(str(state["pg_pid"])), str(state["pg_base_dir"]))
     assert not Path(str(state["pg_base_dir"])).exists()

@@ -14,6 +14,8 @@ appears in none of the files named in ``scan_paths`` (the run's logs, the output
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -350,6 +352,8 @@ def verify_database_roles(checker: Checker, secret: dict, expected: dict) -> Non
         port=int(secret["port"]),
         database=secret["dbname"],
         timeout=10,
+        # verify-full with the emulator's CA bundle, as clients of RDS verify with AWS's.
+        ssl_context=ssl.create_default_context(cafile=os.environ["DJANGO_ECS_EMULATOR_CA_BUNDLE"]),
     )
     try:
         rows = connection.run(

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.emulator import postgres, rds_postgres
+from tools.emulator import postgres, rds_postgres, rds_servers, tls
 from tools.emulator.processes import (
     LOOPBACK,
     free_loopback_ports,
@@ -70,7 +70,9 @@ SERVER_CODE = (
     "lambda_runtime.py",
     "rds_engine_defaults.py",
     "rds_postgres.py",
+    "rds_servers.py",
     "postgres.py",
+    "tls.py",
 )
 
 
@@ -125,8 +127,13 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def env_vars(state: EmulatorState) -> dict[str, str]:
-    """What clients need: the AWS endpoint with fake credentials, libpq's variables."""
+def ca_bundle(directory: Path | None = None) -> Path:
+    """The CA bundle that verifies the emulator's RDS servers (AWS's is global-bundle.pem)."""
+    return (directory or state_dir()) / "rds-ca-bundle.pem"
+
+
+def env_vars(state: EmulatorState, directory: Path | None = None) -> dict[str, str]:
+    """What clients need: the AWS endpoint with fake credentials, libpq's variables, the CA."""
     return {
         "AWS_ENDPOINT_URL": state.endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -138,6 +145,7 @@ def env_vars(state: EmulatorState) -> dict[str, str]:
         "PGPASSWORD": state.pg_password,
         "PGDATABASE": "postgres",
         "DJANGO_ECS_EMULATOR": "1",
+        "DJANGO_ECS_EMULATOR_CA_BUNDLE": str(ca_bundle(directory)),
     }
 
 
@@ -207,7 +215,8 @@ def _launch(directory: Path) -> EmulatorState:
     password = secrets.token_urlsafe(24)
     runtime = postgres.PgRuntime.detect()
     base = postgres.make_base_dir(runtime)
-    moto = _spawn_moto(moto_port, pg_port, password, logs / "moto.log")
+    _make_certificates(runtime, base, directory)
+    moto = _spawn_moto(moto_port, password, base, logs)
     state = EmulatorState(
         moto_pid=moto.pid,
         moto_port=moto_port,
@@ -222,7 +231,11 @@ def _launch(directory: Path) -> EmulatorState:
     save_state(directory, state)  # from here on, stop() can clean up whatever happens
     try:
         with open(logs / "postgres.log", "ab") as pg_log:
-            data_dir = postgres.init_cluster(runtime, base, password, pg_log)
+            # One initdb: the template every DB instance's server is cloned from.
+            template = postgres.init_cluster(runtime, base, password, pg_log, rds_servers.TEMPLATE)
+            data_dir = base / "data"
+            postgres.clone_cluster(runtime, template, data_dir, pg_log)
+            # The bare server of tests (PG* variables) has no TLS; RDS endpoints do (rds_servers).
             server = postgres.start_server(runtime, base, data_dir, pg_port, pg_log)
         state = EmulatorState(**{**asdict(state), "pg_pid": server.pid})
         save_state(directory, state)
@@ -235,19 +248,30 @@ def _launch(directory: Path) -> EmulatorState:
     return state
 
 
-def _spawn_moto(
-    port: int, pg_port: int, pg_password: str, log_path: Path
-) -> subprocess.Popen[bytes]:
+def _make_certificates(runtime: postgres.PgRuntime, base: Path, directory: Path) -> None:
+    """The emulator's CA and the servers' certificate; clients get the CA bundle."""
+    files = tls.make_certificates(base / rds_servers.TLS_DIR)
+    for path in (
+        files.ca_bundle.parent,
+        files.ca_bundle,
+        files.server_certificate,
+        files.server_key,
+    ):
+        runtime.hand_over(path)  # the server (user postgres) must own its key
+    ca_bundle(directory).write_bytes(files.ca_bundle.read_bytes())
+
+
+def _spawn_moto(port: int, pg_password: str, base: Path, logs: Path) -> subprocess.Popen[bytes]:
     environment = {
         **os.environ,
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
-        rds_postgres.ENV_HOST: LOOPBACK,
-        rds_postgres.ENV_PORT: str(pg_port),
         rds_postgres.ENV_USER: postgres.SUPERUSER,
         rds_postgres.ENV_PASSWORD: pg_password,
+        rds_servers.ENV_BASE: str(base),
+        rds_servers.ENV_LOGS: str(logs),
         "PYTHONUNBUFFERED": "1",
     }
-    with open(log_path, "ab") as log:
+    with open(logs / "moto.log", "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", MOTO_MARKER, "--port", str(port)],
             cwd=REPO_ROOT,

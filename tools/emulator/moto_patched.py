@@ -17,6 +17,7 @@ import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import json
 import os
 import secrets
 import sys
@@ -24,7 +25,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from tools.emulator import lambda_runtime, rds_engine_defaults, rds_postgres
+from tools.emulator import lambda_runtime, rds_engine_defaults, rds_postgres, rds_servers
 
 if TYPE_CHECKING:
     from moto.awslambda.models import LambdaFunction
@@ -386,35 +387,44 @@ def _is_postgres(instance: DBInstance) -> bool:
     return instance.engine == "postgres" and instance.db_cluster_identifier is None
 
 
+def _server_of(instance: DBInstance) -> rds_servers.InstanceServer | None:
+    return instance.__dict__.get("_emulator_server")
+
+
 def patch_rds_endpoint_on_postgres() -> None:
-    # AWS: a DB instance's endpoint is a live engine where CreateDBInstance made the master
-    # user (rds_superuser member, CREATEROLE, CREATEDB) and DBName; ModifyDBInstance
-    # MasterUserPassword changes that password. moto has no engine: here the launcher's
-    # PostgreSQL stands in for every postgres instance, read replicas included.
+    """AWS: every DB instance is an engine of its own at its endpoint, where CreateDBInstance made
+    the master user (rds_superuser member, CREATEROLE, CREATEDB) and DBName; a read replica is a
+    read-only copy of its source; clients connect over TLS (rds.force_ssl=1) and verify the server
+    with the RDS CA bundle; ModifyDBInstance MasterUserPassword changes the password;
+    DeleteDBInstance ends the engine. moto has no engine: here each postgres instance gets its own
+    PostgreSQL server on a loopback port (rds_servers.py), its CA being the emulator's."""
     from moto.rds.models import RDSBackend
 
-    server = rds_postgres.server_from_env()
-    if server is None:
+    farm = rds_servers.ServerFarm.from_env()
+    if farm is None:
         return
-    _point_endpoints_at(server)
-    _wrap(RDSBackend, "create_db_instance", _provisioning_create(server))
-    _wrap(RDSBackend, "modify_db_instance", _password_changing_modify(server))
+    _point_endpoints_at_servers()
+    _wrap(RDSBackend, "create_db_instance", _provisioning_create(farm))
+    _wrap(RDSBackend, "create_db_instance_read_replica", _replica_create(farm))
+    _wrap(RDSBackend, "modify_db_instance", _password_changing_modify(farm))
+    _wrap(RDSBackend, "delete_db_instance", _server_stopping_delete(farm))
 
 
-def _point_endpoints_at(server: rds_postgres.PgServer) -> None:
+def _point_endpoints_at_servers() -> None:
     from moto.rds.models import DBInstance
 
     original_endpoint = DBInstance.endpoint.fget  # type: ignore[attr-defined]
 
     def endpoint(instance: DBInstance) -> dict[str, Any]:
-        if not _is_postgres(instance):
+        server = _server_of(instance)
+        if server is None:
             return original_endpoint(instance)
-        return {"Address": server.host, "Port": server.port}
+        return {"Address": LOOPBACK, "Port": server.port}
 
     DBInstance.endpoint = property(endpoint)  # type: ignore[method-assign,assignment]
 
 
-def _provisioning_create(server: rds_postgres.PgServer) -> Callable[..., Any]:
+def _provisioning_create(farm: rds_servers.ServerFarm) -> Callable[..., Any]:
     from moto.rds.exceptions import RDSClientError
 
     def create(original: Callable[..., Any], backend: RDSBackend, db_kwargs: Any) -> Any:
@@ -426,28 +436,66 @@ def _provisioning_create(server: rds_postgres.PgServer) -> Callable[..., Any]:
                 "the engine",
             )
         instance = original(backend, db_kwargs)
-        if _is_postgres(instance) and username:
-            try:
-                password = db_kwargs.get("master_user_password")
-                db_name = db_kwargs.get("db_name")
-                rds_postgres.provision_master(server, username, password, db_name)
-            except Exception:
-                backend.databases.pop(instance.db_instance_identifier, None)
-                raise
+        if not (_is_postgres(instance) and username):
+            return instance
+        server = None
+        try:
+            server = farm.start_primary(instance.db_instance_identifier)
+            password = db_kwargs.get("master_user_password")
+            db_name = db_kwargs.get("db_name")
+            rds_postgres.provision_master(farm.connection(server), username, password, db_name)
+        except Exception:
+            backend.databases.pop(instance.db_instance_identifier, None)
+            if server is not None:
+                farm.stop(server)
+            raise
+        instance.__dict__["_emulator_server"] = server
         return instance
 
     return create
 
 
-def _password_changing_modify(server: rds_postgres.PgServer) -> Callable[..., Any]:
+def _replica_create(farm: rds_servers.ServerFarm) -> Callable[..., Any]:
+    def create(original: Callable[..., Any], backend: RDSBackend, db_kwargs: Any) -> Any:
+        replica = original(backend, db_kwargs)
+        # moto copies the source object: without this the replica would be the source's server.
+        source = replica.__dict__.pop("_emulator_server", None)
+        if source is not None:
+            try:
+                replica.__dict__["_emulator_server"] = farm.start_replica(
+                    replica.db_instance_identifier, source
+                )
+            except Exception:
+                backend.delete_db_instance(replica.db_instance_identifier, skip_final_snapshot=True)
+                raise
+        return replica
+
+    return create
+
+
+def _password_changing_modify(farm: rds_servers.ServerFarm) -> Callable[..., Any]:
     def modify(original: Callable[..., Any], backend: RDSBackend, ident: str, kwargs: Any) -> Any:
         instance = original(backend, ident, kwargs)
         password = kwargs.get("master_user_password")
-        if password and _is_postgres(instance) and instance.master_username:
-            rds_postgres.change_master_password(server, instance.master_username, password)
+        server = _server_of(instance)
+        if password and server is not None and instance.master_username:
+            rds_postgres.change_master_password(
+                farm.connection(server), instance.master_username, password
+            )
         return instance
 
     return modify
+
+
+def _server_stopping_delete(farm: rds_servers.ServerFarm) -> Callable[..., Any]:
+    def delete(original: Callable[..., Any], backend: RDSBackend, *args: Any, **kw: Any) -> Any:
+        instance = original(backend, *args, **kw)
+        server = _server_of(instance)
+        if server is not None:
+            farm.stop(server)
+        return instance
+
+    return delete
 
 
 # 10. RDS resource ids -------------------------------------------------------------------------
@@ -652,6 +700,102 @@ def patch_ecs_effective_account_settings() -> None:
     _wrap(EC2ContainerServiceResponse, "list_account_settings", list_settings)
 
 
+# 18. Application Auto Scaling tags --------------------------------------------------------------
+SCALABLE_TARGET_TAG_LIMIT = 50  # AWS: at most 50 user tags per scalable target
+
+
+def check_scalable_target_tags(
+    current: dict[str, str], new: dict[str, str]
+) -> tuple[str, str] | None:
+    """The error (code, message) AWS answers to adding `new` to a target tagged `current`, or None.
+
+    AWS (Application Auto Scaling API reference, TagResource; "Tagging your AWS resources"): keys
+    of 1-128 and values of 0-256 characters, the `aws:` prefix is reserved, 50 tags at most."""
+    for key, value in new.items():
+        if not 1 <= len(key) <= 128 or len(value) > 256:
+            return "ValidationException", f"tag {key!r}: keys take 1-128 characters, values 0-256"
+        if key.lower().startswith("aws:"):
+            return "ValidationException", f"tag {key!r}: the aws: prefix is reserved for AWS use"
+    if len({**current, **new}) > SCALABLE_TARGET_TAG_LIMIT:
+        limit = SCALABLE_TARGET_TAG_LIMIT
+        return "TooManyTagsException", f"a scalable target carries at most {limit} tags"
+    return None
+
+
+def patch_application_autoscaling_tags() -> None:
+    """AWS: scalable targets take tags, at RegisterScalableTarget (on creation only) and through
+    TagResource / UntagResource / ListTagsForResource on the target's ARN; an unknown ARN is a
+    ResourceNotFoundException, DeregisterScalableTarget drops the tags. moto 5.2.5 has no such
+    handlers (HTTP 500 "not implemented") and ignores Tags, so the ecs_autoscaling role could not
+    tag the target it creates."""
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+    from moto.core.exceptions import JsonRESTError
+
+    def tags_of(backend: ApplicationAutoscalingBackend) -> dict[str, dict[str, str]]:
+        return backend.__dict__.setdefault("_emulator_target_tags", {})
+
+    def target_tags(backend: ApplicationAutoscalingBackend, arn: str) -> dict[str, str]:
+        known = {t.arn for d in backend.targets.values() for t in d.values()}
+        if arn not in known:
+            raise JsonRESTError(
+                "ResourceNotFoundException", f"No scalable target found for ARN: {arn}"
+            )
+        return tags_of(backend).setdefault(arn, {})
+
+    def checked(current: dict[str, str], new: dict[str, str]) -> dict[str, str]:
+        refusal = check_scalable_target_tags(current, new)
+        if refusal is not None:
+            raise JsonRESTError(*refusal)
+        return new
+
+    def register(original: Callable[..., Any], response: ApplicationAutoScalingResponse) -> Any:
+        backend = response.applicationautoscaling_backend
+        before = {t.arn for d in backend.targets.values() for t in d.values()}
+        requested = checked({}, response._get_param("Tags") or {})
+        result = original(response)
+        arn = json.loads(result)["ScalableTargetARN"]
+        if arn not in before:  # tags of RegisterScalableTarget apply on creation only
+            tags_of(backend)[arn] = dict(requested)
+        return result
+
+    def deregister(original: Callable[..., Any], response: ApplicationAutoScalingResponse) -> Any:
+        backend = response.applicationautoscaling_backend
+        before = {t.arn for d in backend.targets.values() for t in d.values()}
+        result = original(response)
+        after = {t.arn for d in backend.targets.values() for t in d.values()}
+        for arn in before - after:
+            tags_of(backend).pop(arn, None)
+        return result
+
+    def tag_resource(response: ApplicationAutoScalingResponse) -> str:
+        tags = target_tags(
+            response.applicationautoscaling_backend, response._get_param("ResourceARN")
+        )
+        tags.update(checked(tags, response._get_param("Tags") or {}))
+        return "{}"
+
+    def untag_resource(response: ApplicationAutoScalingResponse) -> str:
+        tags = target_tags(
+            response.applicationautoscaling_backend, response._get_param("ResourceARN")
+        )
+        for key in response._get_param("TagKeys") or []:
+            tags.pop(key, None)
+        return "{}"
+
+    def list_tags_for_resource(response: ApplicationAutoScalingResponse) -> str:
+        tags = target_tags(
+            response.applicationautoscaling_backend, response._get_param("ResourceARN")
+        )
+        return json.dumps({"Tags": tags})
+
+    _wrap(ApplicationAutoScalingResponse, "register_scalable_target", register)
+    _wrap(ApplicationAutoScalingResponse, "deregister_scalable_target", deregister)
+    ApplicationAutoScalingResponse.tag_resource = tag_resource  # type: ignore[attr-defined]
+    ApplicationAutoScalingResponse.untag_resource = untag_resource  # type: ignore[attr-defined]
+    ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource  # type: ignore[attr-defined]
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -675,6 +819,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     "moto.kms.models": (patch_kms_schedule_deletion_by_arn,),
     "moto.elbv2.models": (patch_elbv2_alb_default_attributes,),
     "moto.ecs.models": (patch_ecs_cluster_capacity_providers, patch_ecs_run_task_task_level_memory),
+    "moto.applicationautoscaling.responses": (patch_application_autoscaling_tags,),
 }
 
 

@@ -10,6 +10,7 @@ import os
 import pwd
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -42,6 +43,21 @@ SERVER_SETTINGS = (
     "max_connections=200",
     "log_line_prefix=%m [%p] %q%u@%d ",
 )
+# A server per emulated DB instance: small, as many may run side by side.
+INSTANCE_SETTINGS = (
+    "fsync=off",
+    "synchronous_commit=off",
+    "full_page_writes=off",
+    "max_connections=100",
+    "shared_buffers=16MB",
+    "log_line_prefix=%m [%p] %q%u@%d ",
+)
+# RDS with rds.force_ssl=1 (the default from PostgreSQL 15 on): TCP clients must use TLS.
+TLS_ONLY_HBA = """\
+local   all           all                       peer
+hostssl all           all          127.0.0.1/32 scram-sha-256
+hostssl replication   all          127.0.0.1/32 scram-sha-256
+"""
 
 
 @dataclass(frozen=True)
@@ -73,9 +89,11 @@ def make_base_dir(runtime: PgRuntime) -> Path:
     return base
 
 
-def init_cluster(runtime: PgRuntime, base: Path, password: str, log: IO[bytes]) -> Path:
+def init_cluster(
+    runtime: PgRuntime, base: Path, password: str, log: IO[bytes], name: str = "data"
+) -> Path:
     """initdb with a password-protected superuser; returns the data directory."""
-    data_dir = base / "data"
+    data_dir = base / name
     password_file = base / "superuser-password"
     password_file.write_text(password + "\n")
     password_file.chmod(0o600)
@@ -105,12 +123,39 @@ def init_cluster(runtime: PgRuntime, base: Path, password: str, log: IO[bytes]) 
     return data_dir
 
 
+def tls_settings(certificate: Path, key: Path) -> tuple[str, ...]:
+    return ("ssl=on", f"ssl_cert_file={certificate}", f"ssl_key_file={key}")
+
+
+def clone_cluster(runtime: PgRuntime, template: Path, target: Path, log: IO[bytes]) -> None:
+    """A new data directory from the initdb template (much faster than another initdb)."""
+    subprocess.run(
+        ["cp", "-a", str(template), str(target)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        check=True,
+        **runtime.popen_user(),  # type: ignore[arg-type]
+    )
+
+
+def require_tls(runtime: PgRuntime, data_dir: Path) -> None:
+    hba = data_dir / "pg_hba.conf"
+    hba.write_text(TLS_ONLY_HBA)
+    hba.chmod(0o600)
+    runtime.hand_over(hba)
+
+
 def start_server(
-    runtime: PgRuntime, base: Path, data_dir: Path, port: int, log: IO[bytes]
+    runtime: PgRuntime,
+    base: Path,
+    data_dir: Path,
+    port: int,
+    log: IO[bytes],
+    settings: tuple[str, ...] = SERVER_SETTINGS,
 ) -> subprocess.Popen[bytes]:
     command = [str(PG_BIN / "postgres"), "-D", str(data_dir), "-h", LOOPBACK, "-p", str(port)]
     command += ["-k", str(base)]  # Unix socket inside our private folder, not /var/run
-    for setting in SERVER_SETTINGS:
+    for setting in settings:
         command += ["-c", setting]
     return subprocess.Popen(
         command,
@@ -135,9 +180,14 @@ def is_ready(port: int) -> bool:
     return result.returncode == 0
 
 
-def create_rds_roles(port: int, password: str) -> None:
+def create_rds_roles(port: int, password: str, ssl_context: ssl.SSLContext | None = None) -> None:
     connection = pg8000.native.Connection(
-        user=SUPERUSER, password=password, host=LOOPBACK, port=port, database="postgres"
+        user=SUPERUSER,
+        password=password,
+        host=LOOPBACK,
+        port=port,
+        database="postgres",
+        ssl_context=ssl_context,
     )
     try:
         for statement in RDS_ROLES_SQL:
@@ -148,10 +198,30 @@ def create_rds_roles(port: int, password: str) -> None:
 
 def stop_server(pid: int, base: Path) -> None:
     """Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL; remove the data."""
-    signals = (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL)
-    terminate(pid, _marker(base), signals, grace=5)
+    stop_instance_servers(base)
+    stop_cluster(pid, _marker(base))
     if base.name.startswith(BASE_PREFIX):
         shutil.rmtree(base, ignore_errors=True)
+
+
+def stop_cluster(pid: int, data_dir: Path | str) -> None:
+    signals = (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL)
+    terminate(pid, str(data_dir), signals, grace=5)
+
+
+def instance_dirs(base: Path) -> Path:
+    """Where the servers of emulated DB instances keep their data (one folder each)."""
+    return base / "instances"
+
+
+def stop_instance_servers(base: Path) -> None:
+    """Stop every DB instance's server the moto process started (it may be gone already)."""
+    for pid_file in instance_dirs(base).glob("*/data/postmaster.pid"):
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        stop_cluster(pid, pid_file.parent)
 
 
 def server_alive(pid: int, base: Path) -> bool:

@@ -1,22 +1,21 @@
-"""The database engine behind the emulator's RDS endpoints: the launcher's PostgreSQL.
+"""What RDS does inside the engine of a DB instance: the master user, its database, its password.
 
 Runs inside the moto process. RDS creates the master user and the initial database when
 CreateDBInstance is called and changes the password on ModifyDBInstance; moto has no engine at
-all, so these functions do the same on the launcher's PostgreSQL server, connecting as its
-superuser (credentials handed over in the environment by the launcher, never logged).
+all, so these functions do the same on the instance's own PostgreSQL server (rds_servers.py),
+connecting as its superuser (credentials handed over in the environment by the launcher, never
+logged).
 """
 
 from __future__ import annotations
 
-import os
+import ssl
 from dataclasses import dataclass
 
 import pg8000.native
 from pg8000.native import identifier, literal
 
 # The launcher passes the superuser's coordinates through these variables.
-ENV_HOST = "DJANGO_ECS_EMULATOR_PG_HOST"
-ENV_PORT = "DJANGO_ECS_EMULATOR_PG_PORT"
 ENV_USER = "DJANGO_ECS_EMULATOR_PG_USER"
 ENV_PASSWORD = "DJANGO_ECS_EMULATOR_PG_PASSWORD"
 
@@ -27,12 +26,16 @@ RESERVED_USERNAMES = frozenset({"rdsadmin"})
 
 @dataclass(frozen=True)
 class PgServer:
-    """Where the launcher's PostgreSQL listens, and its superuser."""
+    """A PostgreSQL server (an emulated DB instance's) and its superuser."""
 
     host: str
     port: int
     user: str
     password: str = ""
+    ca_bundle: str = ""  # set: connect over TLS and verify the server with this CA
+
+    def ssl(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else None
 
     def connect(self, database: str = "postgres") -> pg8000.native.Connection:
         return pg8000.native.Connection(
@@ -42,19 +45,8 @@ class PgServer:
             port=self.port,
             database=database,
             timeout=10,
+            ssl_context=self.ssl(),
         )
-
-
-def server_from_env() -> PgServer | None:
-    """The launcher's PostgreSQL, or None when moto runs without one (plain moto behaviour)."""
-    if not os.environ.get(ENV_PORT):
-        return None
-    return PgServer(
-        host=os.environ.get(ENV_HOST, "127.0.0.1"),
-        port=int(os.environ[ENV_PORT]),
-        user=os.environ[ENV_USER],
-        password=os.environ.get(ENV_PASSWORD, ""),
-    )
 
 
 def master_user_statements(username: str, password: str | None, exists: bool) -> list[str]:
@@ -85,11 +77,7 @@ def provision_master(
 
 
 def _ensure_database(connection: pg8000.native.Connection, db_name: str, owner: str) -> None:
-    # One PostgreSQL serves every emulated instance: a database left by an earlier instance of
-    # the same name is handed to the new master user rather than recreated.
-    if connection.run("SELECT 1 FROM pg_database WHERE datname = :n", n=db_name):
-        connection.run(f"ALTER DATABASE {identifier(db_name)} OWNER TO {identifier(owner)}")
-    else:
+    if not connection.run("SELECT 1 FROM pg_database WHERE datname = :n", n=db_name):
         connection.run(f"CREATE DATABASE {identifier(db_name)} OWNER {identifier(owner)}")
 
 
