@@ -343,18 +343,23 @@ def verify_function(
     verify_role_scope(checker, session.client("iam"), role_name, secret["arn"], log_group)
 
 
-def verify_database_roles(checker: Checker, secret: dict, expected: dict) -> None:
-    """The admin secret works, and app_user is a LOGIN member of rds_iam with writer rights."""
-    connection = pg8000.native.Connection(
+def admin_connection(secret: dict[str, Any]) -> pg8000.native.Connection:
+    """The master user's session at the instance's endpoint, over TLS verified with the CA bundle
+    (the emulator's stands in for AWS's global-bundle.pem: sslmode=verify-full)."""
+    return pg8000.native.Connection(
         user=secret["username"],
         password=secret["password"],
         host=secret["host"],
         port=int(secret["port"]),
         database=secret["dbname"],
         timeout=10,
-        # verify-full with the emulator's CA bundle, as clients of RDS verify with AWS's.
         ssl_context=ssl.create_default_context(cafile=os.environ["DJANGO_ECS_EMULATOR_CA_BUNDLE"]),
     )
+
+
+def verify_database_roles(checker: Checker, secret: dict, expected: dict) -> None:
+    """The admin secret works, and app_user is a LOGIN member of rds_iam with writer rights."""
+    connection = admin_connection(secret)
     try:
         rows = connection.run(
             "SELECT rolcanlogin, pg_has_role(rolname, 'rds_iam', 'MEMBER'),"
@@ -413,7 +418,24 @@ def verify(expected: dict[str, Any]) -> list[str]:
     return checker.failures
 
 
+def revoke_iam_login(expected: dict[str, Any]) -> None:
+    """Drift by hand: take rds_iam from the app user, as an operator's mistake would."""
+    secrets = boto3.session.Session(region_name=expected["region"]).client("secretsmanager")
+    secret = json.loads(
+        secrets.get_secret_value(SecretId=name(expected, "db-admin"))["SecretString"]
+    )
+    connection = admin_connection(secret)
+    try:
+        connection.run(f"REVOKE rds_iam FROM {pg8000.native.identifier(expected['app_user'])}")
+    finally:
+        connection.close()
+
+
 def main() -> int:
+    """`python -m tests.verify.data [revoke] '<expected json>'`: verify (default) or drift."""
+    if sys.argv[1] == "revoke":
+        revoke_iam_login(json.loads(sys.argv[2]))
+        return 0
     return report(verify(json.loads(sys.argv[1])))
 
 
