@@ -14,6 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Nothing listens on the discard port: any AWS call made by a play fails loudly with
 # "Could not connect to the endpoint URL", which the bad-input tests assert never happens.
 DEAD_ENDPOINT = "http://127.0.0.1:9"
+NO_AWS_CALL_MARKERS = ("Could not connect to the endpoint URL", "EndpointConnectionError")
 
 
 @dataclass
@@ -23,6 +24,14 @@ class PlaybookRun:
 
     def json_result(self) -> dict[str, Any]:
         return json.loads(self.output[self.output.index("{") :])
+
+    def assert_failed_before_aws(self, *expected: str) -> None:
+        """The run failed, printed every ``expected`` text and made no AWS call (dead endpoint)."""
+        assert self.returncode != 0, self.output
+        for text in expected:
+            assert text in self.output, self.output
+        for marker in NO_AWS_CALL_MARKERS:
+            assert marker not in self.output, self.output
 
 
 def run_playbook(
