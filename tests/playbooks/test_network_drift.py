@@ -139,7 +139,7 @@ def test_drift_is_planned_in_check_mode_repaired_and_modes_switch() -> None:
     assert nat_instances(ec2) == instance_ids
     assert verify(expected("gateway")) == []
 
-    # ... and with the explicit switch, the unused NAT instance goes.
+    # ... and with the explicit switch (a deletion, so confirmed), the unused NAT instance goes.
     network(
         "-e",
         "network_nat_mode=gateway",
@@ -147,6 +147,8 @@ def test_drift_is_planned_in_check_mode_repaired_and_modes_switch() -> None:
         "nat_gateway_count=1",
         "-e",
         "network_prune_unused_nat=true",
+        "-e",
+        f"confirm_destroy={ENV}",
     )
     assert nat_instances(ec2) == []
 

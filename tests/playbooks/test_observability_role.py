@@ -250,7 +250,7 @@ def test_nat_alarm_follows_the_nat_mode_and_destroy_removes_everything(endpoint:
         kms = boto3.client("kms")
         key_id = kms.describe_key(KeyId=f"alias/{env.resource('alerts')}")["KeyMetadata"]["KeyId"]
         kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
-    env.converge("-e", "observability_state=absent")
+    env.converge("-e", "observability_state=absent", "-e", f"confirm_destroy={env.name}")
     assert alarm_names(env) == []
     logs = boto3.client("logs").describe_log_groups(
         logGroupNamePrefix=f"/aws/django-ecs/{env.name}/"
