@@ -70,8 +70,8 @@ options:
     description:
       - TLS towards the database, as libpq's C(sslmode). C(verify-full) checks the certificate
         against I(ca_bundle) and the host name; C(require) only encrypts.
-      - C(disable) exists for the local emulator's PostgreSQL, which has no TLS. RDS with
-        C(rds.force_ssl=1) refuses it.
+      - C(disable) is for a PostgreSQL without TLS (a bare test server). RDS with
+        C(rds.force_ssl=1) refuses it, and so do the local emulator's RDS endpoints.
     type: str
     choices: [disable, require, verify-full]
     default: verify-full
@@ -142,11 +142,11 @@ EXAMPLES = r"""
     database: appdb
     migration_user: app_migrate
 
-- name: Bootstrap from the control node with the admin secret (local emulator, no TLS)
+- name: Bootstrap from the control node with the admin secret (local emulator, its CA bundle)
   django_ecs.aws.rds_iam_bootstrap:
     login_secret_id: dev-djg-rds-admin-ander
-    login_host: 127.0.0.1
-    ssl_mode: disable
+    ssl_mode: verify-full
+    ca_bundle: "{{ lookup('ansible.builtin.env', 'DJANGO_ECS_EMULATOR_CA_BUNDLE') }}"
     endpoint_url: http://127.0.0.1:4566
 
 - name: Bootstrap through an SSM port forward, verifying the RDS certificate
