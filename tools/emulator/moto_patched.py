@@ -735,9 +735,11 @@ def patch_application_autoscaling_tags() -> None:
     def tags_of(backend: ApplicationAutoscalingBackend) -> dict[str, dict[str, str]]:
         return backend.__dict__.setdefault("_emulator_target_tags", {})
 
+    def target_arns(backend: ApplicationAutoscalingBackend) -> set[str]:
+        return {t.arn for by_id in backend.targets.values() for t in by_id.values()}
+
     def target_tags(backend: ApplicationAutoscalingBackend, arn: str) -> dict[str, str]:
-        known = {t.arn for d in backend.targets.values() for t in d.values()}
-        if arn not in known:
+        if arn not in target_arns(backend):
             raise JsonRESTError(
                 "ResourceNotFoundException", f"No scalable target found for ARN: {arn}"
             )
@@ -751,7 +753,7 @@ def patch_application_autoscaling_tags() -> None:
 
     def register(original: Callable[..., Any], response: ApplicationAutoScalingResponse) -> Any:
         backend = response.applicationautoscaling_backend
-        before = {t.arn for d in backend.targets.values() for t in d.values()}
+        before = target_arns(backend)
         requested = checked({}, response._get_param("Tags") or {})
         result = original(response)
         arn = json.loads(result)["ScalableTargetARN"]
@@ -761,9 +763,9 @@ def patch_application_autoscaling_tags() -> None:
 
     def deregister(original: Callable[..., Any], response: ApplicationAutoScalingResponse) -> Any:
         backend = response.applicationautoscaling_backend
-        before = {t.arn for d in backend.targets.values() for t in d.values()}
+        before = target_arns(backend)
         result = original(response)
-        after = {t.arn for d in backend.targets.values() for t in d.values()}
+        after = target_arns(backend)
         for arn in before - after:
             tags_of(backend).pop(arn, None)
         return result
