@@ -19,6 +19,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable, Sequence
@@ -798,6 +799,29 @@ def patch_application_autoscaling_tags() -> None:
     ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource  # type: ignore[attr-defined]
 
 
+# 19a. ECS ListTasks family filter ----------------------------------------------------------------
+# AWS answers InvalidParameterException "family must match ^[a-zA-Z0-9\-_]+$"
+# (awslabs/ecs-task-kite#6); botocore's model: a family is letters, numbers, hyphens, underscores.
+ECS_FAMILY_PATTERN = re.compile(r"^[a-zA-Z0-9\-_]{1,255}$")
+
+
+def patch_ecs_list_tasks_family_validation() -> None:
+    """AWS: ListTasks refuses a `family` filter that is not a bare family name, so
+    `family:revision` or a task definition ARN fails with InvalidParameterException (the reason
+    community.aws.ecs_task cannot start an exact revision, ansible/ansible#32872); moto filters
+    on it and answers an empty list."""
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    def list_tasks(original: Callable[..., Any], response: EC2ContainerServiceResponse) -> Any:
+        family = response._get_param("family")
+        if family is not None and not ECS_FAMILY_PATTERN.match(family):
+            raise InvalidParameterException("family must match ^[a-zA-Z0-9\\-_]+$")
+        return original(response)
+
+    _wrap(EC2ContainerServiceResponse, "list_tasks", list_tasks)
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -816,6 +840,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     "moto.ecs.responses": (
         patch_ecs_service_deployment_settings,
         patch_ecs_effective_account_settings,
+        patch_ecs_list_tasks_family_validation,
     ),
     "moto.ecr.models": (patch_ecr_manifest_digest,),
     "moto.kms.models": (patch_kms_schedule_deletion_by_arn,),
