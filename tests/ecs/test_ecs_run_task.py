@@ -195,7 +195,11 @@ def test_rerun_after_a_failed_migration_runs_it_again_and_a_converged_service_no
 ) -> None:
     # First run: a new revision was registered; its migration starts.
     run_migrate_play(tmp_path, stack, registered=True)
-    assert len(migration_tasks(ecs, stack)) == 1
+    [first] = migration_tasks(ecs, stack)
+    # It runs as the migration user (the app user may not CREATE), not as the service's DB_USER.
+    [container] = first["overrides"]["containerOverrides"]
+    assert container["command"] == ["migrate"]
+    assert container["environment"] == [{"name": "DB_USER", "value": "app_migrate"}]
     # The migration failed, so the role stopped before the service moved: it is still on
     # revision 1. The next run registers nothing new and must migrate again.
     run_migrate_play(tmp_path, stack, registered=False)
