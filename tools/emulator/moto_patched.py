@@ -822,6 +822,108 @@ def patch_ecs_list_tasks_family_validation() -> None:
     _wrap(EC2ContainerServiceResponse, "list_tasks", list_tasks)
 
 
+# 22a. RDS read replica: no parameter group at creation ------------------------------------------
+# Engines that accept DBParameterGroupName in CreateDBInstanceReadReplica (any Region), and those
+# that accept it only for a cross-Region replica.
+RDS_REPLICA_PARAMETER_GROUP_ENGINES = ("oracle", "db2")
+RDS_REPLICA_PARAMETER_GROUP_CROSS_REGION_ENGINES = ("mysql",)
+
+
+def replica_parameter_group_allowed(engine: str, cross_region: bool) -> bool:
+    """Whether CreateDBInstanceReadReplica may name a DB parameter group for this source engine."""
+    family = engine.split("-", maxsplit=1)[0]
+    if family in RDS_REPLICA_PARAMETER_GROUP_ENGINES:
+        return True
+    return cross_region and family in RDS_REPLICA_PARAMETER_GROUP_CROSS_REGION_ENGINES
+
+
+def patch_rds_replica_parameter_group_same_region() -> None:
+    """AWS: "Specifying a parameter group for this operation is only supported for MySQL DB
+    instances for cross-Region read replicas, for Multi-AZ DB cluster read replica instances, for
+    Db2 DB instances, and for Oracle DB instances"; a same-Region replica inherits the source's
+    group (RDS API reference, CreateDBInstanceReadReplica, DBParameterGroupName). For PostgreSQL
+    AWS answers InvalidParameterCombination "A parameter group can't be specified during Read
+    Replica creation for the following DB engine: postgres" (hashicorp/terraform-provider-aws
+    #38056, #38227). moto accepts the parameter for every engine."""
+    from moto.rds.exceptions import InvalidParameterCombination
+    from moto.rds.models import RDSBackend
+
+    def create(original: Callable[..., Any], backend: RDSBackend, db_kwargs: Any) -> Any:
+        if db_kwargs.get("db_parameter_group_name"):
+            source_id = db_kwargs["source_db_instance_identifier"]
+            source = backend.find_db_from_id(source_id)
+            cross_region = bool(backend.arn_regex.match(source_id)) and (
+                source_id.split(":")[3] != backend.region_name
+            )
+            if not replica_parameter_group_allowed(source.engine, cross_region):
+                raise InvalidParameterCombination(
+                    "A parameter group can't be specified during Read Replica creation for the "
+                    f"following DB engine: {source.engine}"
+                )
+        return original(backend, db_kwargs)
+
+    _wrap(RDSBackend, "create_db_instance_read_replica", create)
+
+
+# 22b. RDS read replica: the source must be available --------------------------------------------
+def patch_rds_replica_source_available() -> None:
+    """AWS: CreateDBInstanceReadReplica needs its source DB instance in the `available` state
+    (InvalidDBInstanceStateFault, code InvalidDBInstanceState, in the operation's errors of the
+    botocore RDS service model; RDS User Guide, "Creating a read replica": the source must be
+    available, not e.g. backing-up or modifying). moto copies a source in any state."""
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import RDSBackend
+
+    def create(original: Callable[..., Any], backend: RDSBackend, db_kwargs: Any) -> Any:
+        source = backend.find_db_from_id(db_kwargs["source_db_instance_identifier"])
+        if source.status != "available":
+            raise RDSClientError(
+                "InvalidDBInstanceState",
+                f"DB Instance {source.db_instance_identifier} is not in available state "
+                f"(it is {source.status}).",
+            )
+        return original(backend, db_kwargs)
+
+    _wrap(RDSBackend, "create_db_instance_read_replica", create)
+
+
+# 22c. RDS parameter group change waits for a reboot ---------------------------------------------
+def patch_rds_parameter_group_pending_reboot() -> None:
+    """AWS: after ModifyDBInstance associates another DB parameter group with an instance, its
+    DBParameterGroups[].ParameterApplyStatus is `pending-reboot` until RebootDBInstance (RDS User
+    Guide, "Associating a DB parameter group with a DB instance": "the DB instance must be
+    rebooted ... the status is pending-reboot"); each instance has its own status. moto reports
+    `in-sync` always, and sets it on the group object all its instances share."""
+    from moto.rds.models import DBInstance, RDSBackend
+
+    def status_list(instance: DBInstance) -> list[dict[str, str]]:
+        pending = instance.__dict__.get("_emulator_pending_reboot", False)
+        return [
+            {
+                "DBParameterGroupName": group.name,
+                "ParameterApplyStatus": "pending-reboot" if pending else "in-sync",
+            }
+            for group in instance.db_parameter_groups()
+        ]
+
+    def modify(original: Callable[..., Any], backend: RDSBackend, ident: str, kwargs: Any) -> Any:
+        before = backend.describe_db_instances(ident)[0].db_parameter_group_name
+        instance = original(backend, ident, kwargs)
+        wanted = kwargs.get("db_parameter_group_name")
+        if wanted and wanted != before:
+            instance.__dict__["_emulator_pending_reboot"] = True
+        return instance
+
+    def reboot(original: Callable[..., Any], backend: RDSBackend, ident: str) -> Any:
+        instance = original(backend, ident)
+        instance.__dict__.pop("_emulator_pending_reboot", None)
+        return instance
+
+    DBInstance.db_parameter_group_status_list = property(status_list)  # type: ignore[method-assign,assignment]
+    _wrap(RDSBackend, "modify_db_instance", modify)
+    _wrap(RDSBackend, "reboot_db_instance", reboot)
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -833,6 +935,9 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
         patch_rds_unique_dbi_resource_id,
         patch_rds_default_subnet_group,
         patch_rds_gp3_baseline,
+        patch_rds_replica_parameter_group_same_region,
+        patch_rds_replica_source_available,
+        patch_rds_parameter_group_pending_reboot,
     ),
     "moto.rds.responses": (patch_rds_parameter_source_filter,),
     "moto.ec2.models": (patch_ec2_tag_resource_types, patch_ec2_source_dest_check_on_primary_eni),
