@@ -8,7 +8,10 @@ standard library: no Ansible, no driver. It works on any DB-API 2 connection (pg
 
 The model: three group roles carry every privilege (read-only, writer, migrator); login roles
 (``app_user``, the optional migration user) get nothing directly, only LOGIN, membership of
-``rds_iam`` (IAM database authentication, no password) and of one group role. The migration user's
+``rds_iam`` (IAM database authentication, no password; RDS's role, never configurable) and of one
+group role. No managed role may be named ``pg_*`` or ``rds*``: those are PostgreSQL's and RDS's
+own roles (``rds_superuser``, ``rds_iam``...), and granting one is how a bootstrap would hand out
+more than the model allows. The migration user's
 sessions switch to the migrator role (``ALTER ROLE .. IN DATABASE .. SET role``) so the tables that
 Django migrations create are owned by the migrator, and the migrator's default privileges give the
 other groups access to them.
@@ -33,6 +36,10 @@ IDENTIFIER_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED_ROLE_NAMES = frozenset(
     {"public", "none", "all", "current_user", "current_role", "session_user", "user"}
 )
+# PostgreSQL's predefined roles (pg_*) and RDS's own (rds_superuser, rds_iam, rdsadmin...).
+RESERVED_ROLE_PREFIXES = ("pg_", "rds")
+# The role RDS grants IAM database authentication through: pinned, never an input.
+IAM_ROLE = "rds_iam"
 
 DATABASE_PRIVILEGES = ("CONNECT", "CREATE", "TEMPORARY")
 SCHEMA_PRIVILEGES = ("CREATE", "USAGE")
@@ -79,7 +86,6 @@ class DesiredState:
     readonly_role: str = "app_readonly"
     writer_role: str = "app_writer"
     migrator_role: str = "app_migrator"
-    iam_role: str = "rds_iam"
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -89,10 +95,9 @@ class DesiredState:
             validate_identifier(value, item.name)
         if self.schema.startswith("pg_") or self.schema == "information_schema":
             raise BootstrapError(f"schema {self.schema!r} is a system schema")
-        roles = [*self.managed_roles(), self.iam_role]
+        roles = list(self.managed_roles())
         for name in roles:
-            if name in RESERVED_ROLE_NAMES or name.startswith("pg_"):
-                raise BootstrapError(f"role name {name!r} is reserved by PostgreSQL")
+            check_role_name(name)
         if len(set(roles)) != len(roles):
             raise BootstrapError(f"role names must be distinct, got {sorted(roles)}")
 
@@ -149,6 +154,16 @@ def validate_identifier(value: object, option: str) -> str:
     return value
 
 
+def check_role_name(name: str) -> str:
+    """Refuse names PostgreSQL gives a meaning and the pg_* / rds* roles of PostgreSQL and RDS."""
+    if name in RESERVED_ROLE_NAMES or name.startswith(RESERVED_ROLE_PREFIXES):
+        raise BootstrapError(
+            f"role name {name!r} is reserved (PostgreSQL's pg_* and RDS's rds* roles, "
+            f"{', '.join(sorted(RESERVED_ROLE_NAMES))}): pick another name"
+        )
+    return name
+
+
 def quote_identifier(name: str) -> str:
     """Quote like PostgreSQL's quote_ident; also used for catalog names (tables) we did not pick."""
     return '"' + name.replace('"', '""') + '"'
@@ -159,7 +174,8 @@ def quote_literal(value: str) -> str:
 
 
 def desired_state_from_dict(data: Mapping[str, Any]) -> DesiredState:
-    """Build the desired state from a module's params or a Lambda event; unknown keys are errors."""
+    """Build the desired state from a module's params or the function's configuration; unknown
+    keys are errors."""
     known = {item.name for item in fields(DesiredState)}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -175,31 +191,69 @@ def desired_state_to_dict(state: DesiredState) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- the Lambda contract
-# Event: {"desired_state": {...DesiredState fields...}, "check_mode": bool}
-# Answer: {"changed": bool, "queries": [str, ...]}
+# The desired state is the function's own configuration: the JSON object of DesiredState fields
+# in its environment variable DB_DESIRED_STATE, set by whoever deploys the function (the db_init
+# role, from the inventory). The event carries at most {"check_mode": bool}: anyone allowed
+# lambda:InvokeFunction may ask for a plan or a run, never for other roles or grants.
+# Answer: {"changed": bool, "queries": [str, ...], "desired_state": {...}}
+
+DESIRED_STATE_VARIABLE = "DB_DESIRED_STATE"
+EVENT_KEYS = frozenset({"check_mode"})
 
 
-def lambda_event(state: DesiredState, check_mode: bool) -> bytes:
-    return json.dumps(
-        {"desired_state": desired_state_to_dict(state), "check_mode": check_mode}
-    ).encode()
+def desired_state_from_environment(environ: Mapping[str, str]) -> DesiredState:
+    """The function's desired state, from its configuration (never from the event)."""
+    raw = environ.get(DESIRED_STATE_VARIABLE)
+    if not raw:
+        raise BootstrapError(
+            f"{DESIRED_STATE_VARIABLE} is not set: the function's configuration names the database "
+            "and roles (the db_init role sets it)"
+        )
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise BootstrapError(f"{DESIRED_STATE_VARIABLE} is not JSON") from None
+    if not isinstance(data, Mapping):
+        raise BootstrapError(
+            f"{DESIRED_STATE_VARIABLE} must be a JSON object of desired-state keys"
+        )
+    return desired_state_from_dict(data)
 
 
-def parse_lambda_event(event: Mapping[str, Any]) -> tuple[DesiredState, bool]:
-    if not isinstance(event, Mapping) or not isinstance(event.get("desired_state"), Mapping):
-        raise BootstrapError("the event must be {'desired_state': {...}, 'check_mode': bool}")
+def lambda_event(check_mode: bool) -> bytes:
+    return json.dumps({"check_mode": check_mode}).encode()
+
+
+def parse_lambda_event(event: object) -> bool:
+    """The event's check_mode (default false); any other key is refused, none is read."""
+    if event is None:
+        return False
+    if not isinstance(event, Mapping):
+        raise BootstrapError('the event must be a JSON object: {"check_mode": true|false}')
+    refused = sorted(str(key) for key in set(event) - EVENT_KEYS)
+    if refused:
+        raise BootstrapError(
+            f"the event may carry only check_mode, refused: {', '.join(refused)}; the desired "
+            f"state is the function's configuration ({DESIRED_STATE_VARIABLE}, set by the db_init "
+            "role), never the event's"
+        )
     check_mode = event.get("check_mode", False)
     if not isinstance(check_mode, bool):
         raise BootstrapError("check_mode must be a boolean")
-    return desired_state_from_dict(event["desired_state"]), check_mode
+    return check_mode
 
 
-def lambda_answer(result: Result) -> dict[str, Any]:
-    return {"changed": result.changed, "queries": list(result.queries)}
+def lambda_answer(result: Result, state: DesiredState) -> dict[str, Any]:
+    return {
+        "changed": result.changed,
+        "queries": list(result.queries),
+        "desired_state": desired_state_to_dict(state),
+    }
 
 
-def result_from_lambda(function_error: str | None, payload: bytes) -> Result:
-    """Read the function's answer; a failed invocation becomes a BootstrapError with its message."""
+def result_from_lambda(function_error: str | None, payload: bytes) -> tuple[Result, DesiredState]:
+    """Read the function's answer (its result and the desired state it is configured with); a
+    failed invocation becomes a BootstrapError with its message."""
     try:
         answer = json.loads(payload or b"null")
     except ValueError:
@@ -212,20 +266,24 @@ def result_from_lambda(function_error: str | None, payload: bytes) -> Result:
         and isinstance(answer.get("changed"), bool)
         and isinstance(answer.get("queries"), list)
         and all(isinstance(query, str) for query in answer["queries"])
+        and isinstance(answer.get("desired_state"), Mapping)
     )
     if not valid:
-        raise BootstrapError(f"the function answered {str(answer)[:200]}, not {{changed, queries}}")
-    return Result(changed=answer["changed"], queries=tuple(answer["queries"]))
+        raise BootstrapError(
+            f"the function answered {str(answer)[:200]}, not {{changed, queries, desired_state}}"
+        )
+    result = Result(changed=answer["changed"], queries=tuple(answer["queries"]))
+    return result, desired_state_from_dict(answer["desired_state"])
 
 
 # --------------------------------------------------------------------------- desired facts
 
 
 def desired_memberships(state: DesiredState, admin: str) -> set[tuple[str, str]]:
-    wanted = {(state.writer_role, state.app_user), (state.iam_role, state.app_user)}
+    wanted = {(state.writer_role, state.app_user), (IAM_ROLE, state.app_user)}
     if state.migration_user is not None:
         wanted |= {(state.migrator_role, state.migration_user)}
-        wanted |= {(state.iam_role, state.migration_user)}
+        wanted |= {(IAM_ROLE, state.migration_user)}
     # The admin must hold the migrator's privileges to set its default privileges and to grant
     # on the tables it owns (RDS's master user is no superuser).
     if admin not in state.managed_roles():
@@ -308,7 +366,7 @@ def plan_memberships(state: DesiredState, current: CurrentState) -> list[str]:
         f"GRANT {quote_identifier(group)} TO {quote_identifier(member)}{option}"
         for group, member in sorted(wanted - current.memberships)
     ]
-    managed_groups = set(state.group_roles()) | {state.iam_role}
+    managed_groups = set(state.group_roles()) | {IAM_ROLE}
     managed_members = set(state.managed_roles())
     for group, member in sorted(current.memberships - wanted):
         if group in managed_groups and member in managed_members:
@@ -435,9 +493,9 @@ def check_preconditions(state: DesiredState, current: CurrentState, database: st
     """Refuse to run where the plan could only fail half-way or hide a misconfiguration."""
     if database != state.database:
         raise BootstrapError(f"connected to database {database!r}, expected {state.database!r}")
-    if state.iam_role not in current.roles:
+    if IAM_ROLE not in current.roles:
         raise BootstrapError(
-            f"role {state.iam_role!r} does not exist: RDS creates it; elsewhere create it "
+            f"role {IAM_ROLE!r} does not exist: RDS creates it; elsewhere create it "
             "(NOLOGIN) before bootstrapping"
         )
     if current.admin in state.managed_roles():
@@ -509,14 +567,14 @@ def read_current_state(cursor: Cursor, state: DesiredState) -> tuple[CurrentStat
     )[0]
     server_version = int(version)
     managed = list(state.managed_roles())
-    groups = [*state.group_roles(), state.iam_role]
+    groups = [*state.group_roles(), IAM_ROLE]
     members = [*managed, admin]
     membership_sql = SQL_MEMBERSHIPS_PG16 if server_version >= PG16 else SQL_MEMBERSHIPS_PG15
     relation_rows = fetch(cursor, SQL_RELATIONS, state.schema)
     current = CurrentState(
         admin=admin,
         server_version=server_version,
-        roles=dict(fetch(cursor, SQL_ROLES, [*managed, state.iam_role])),
+        roles=dict(fetch(cursor, SQL_ROLES, [*managed, IAM_ROLE])),
         memberships=frozenset(fetch(cursor, membership_sql, groups, members)),
         schema_exists=fetch(cursor, SQL_SCHEMA, state.schema)[0][0] > 0,
         database_privileges=frozenset(fetch(cursor, SQL_DATABASE_PRIVILEGES, managed)),

@@ -26,8 +26,14 @@ description:
     one transaction, serialised by an advisory lock.
   - "Two ways to reach the database: C(direct) from the control node (login options, or the admin
     secret in Secrets Manager), or C(lambda): invoke the C(db_init) function deployed in the VPC
-    with the desired state as payload (see M(django_ecs.aws.lambda_package)). Both run the same
-    planning code (C(plugins/module_utils/db_roles.py)), which is shipped in the Lambda zip."
+    (see M(django_ecs.aws.lambda_package)). Both run the same planning code
+    (C(plugins/module_utils/db_roles.py)), which is shipped in the Lambda zip."
+  - With C(connection=lambda) the desired state is the function's own configuration (its
+    environment variable C(DB_DESIRED_STATE), set where the function is deployed, by the
+    C(db_init) role); the invocation carries check mode only, and the function refuses any other
+    key, so permission to invoke it is never permission to choose roles or grants. The
+    desired-state options are then refused too, and I(desired_state) returns what the function
+    is configured with.
   - Why no existing module is used. The C(community.postgresql) modules need psycopg2 (compiled,
     unfit for the Lambda zip) and a network path from the control node to the private database;
     a dozen of them would run as separate transactions with no shared plan, so check mode could
@@ -89,43 +95,51 @@ options:
     type: int
     default: 60
   database:
-    description: Database holding the application tables; it must exist.
+    description:
+      - Database holding the application tables; it must exist.
+      - C(appdb) when not given. C(connection=direct) only (see I(connection)).
     type: str
-    default: appdb
   schema:
-    description: Schema of the application tables; created (owned by the migrator) if missing.
+    description:
+      - Schema of the application tables; created (owned by the migrator) if missing.
+      - C(public) when not given. C(connection=direct) only (see I(connection)).
     type: str
-    default: public
   app_user:
-    description: Login role of the application (IAM authentication, writer privileges).
+    description:
+      - Login role of the application (IAM authentication, writer privileges).
+      - C(app_user) when not given. C(connection=direct) only (see I(connection)).
     type: str
-    default: app_user
   migration_user:
-    description: Optional login role for migrations (IAM authentication, migrator privileges).
+    description:
+      - Optional login role for migrations (IAM authentication, migrator privileges).
+      - C(connection=direct) only (see I(connection)).
     type: str
   readonly_role:
-    description: Group role with read-only privileges.
+    description:
+      - Group role with read-only privileges.
+      - C(app_readonly) when not given. C(connection=direct) only (see I(connection)).
     type: str
-    default: app_readonly
   writer_role:
-    description: Group role with read-write privileges on the tables.
+    description:
+      - Group role with read-write privileges on the tables.
+      - C(app_writer) when not given. C(connection=direct) only (see I(connection)).
     type: str
-    default: app_writer
   migrator_role:
-    description: Group role that creates and owns the schema objects.
+    description:
+      - Group role that creates and owns the schema objects.
+      - C(app_migrator) when not given. C(connection=direct) only (see I(connection)).
     type: str
-    default: app_migrator
-  iam_role:
-    description: Role that enables IAM authentication; RDS creates it, it is never created here.
-    type: str
-    default: rds_iam
 notes:
-  - Role, database and schema names must match C(^[a-z_][a-z0-9_]{0,62}$); C(pg_*) and reserved
-    names are rejected before anything reaches the database. Names are also quoted in SQL.
+  - Role, database and schema names must match C(^[a-z_][a-z0-9_]{0,62}$); role names starting
+    with C(pg_) or C(rds) (PostgreSQL's and RDS's own roles) and reserved names are rejected before
+    anything reaches the database. Names are also quoted in SQL.
+  - The IAM authentication role is RDS's C(rds_iam), which RDS creates; it is never created here
+    and cannot be changed.
   - Roles are never dropped; a role removed from the options keeps its existing objects.
   - The C(direct) connection needs pg8000 on the control node; boto3 only for I(login_secret_id).
   - With C(connection=lambda) the function reads the secret itself; no credential passes through
-    Ansible. Check mode is forwarded to the function, which then only plans.
+    Ansible. Check mode is forwarded to the function, which then only plans. Changing the names
+    means redeploying the function with another configuration.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -139,6 +153,10 @@ EXAMPLES = r"""
   django_ecs.aws.rds_iam_bootstrap:
     connection: lambda
     function_name: dev-djg-db-init-ander
+
+- name: Bootstrap from the control node, naming the roles
+  django_ecs.aws.rds_iam_bootstrap:
+    login_secret_id: dev-djg-rds-admin-ander
     database: appdb
     migration_user: app_migrate
 
@@ -167,7 +185,9 @@ queries:
     - CREATE ROLE "app_user" LOGIN
     - GRANT "rds_iam" TO "app_user"
 desired_state:
-  description: The validated desired state that was applied (also the Lambda payload).
+  description:
+    - The validated desired state that was applied; with C(connection=lambda), the function's own
+      configuration, as the function reports it.
   returned: always
   type: dict
   sample: {database: appdb, schema: public, app_user: app_user, migration_user: null}
@@ -210,7 +230,6 @@ STATE_OPTIONS = (
     "readonly_role",
     "writer_role",
     "migrator_role",
-    "iam_role",
 )
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -226,14 +245,9 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "ca_bundle": {"type": "path"},
     "connect_timeout": {"type": "int", "default": 10},
     "statement_timeout": {"type": "int", "default": 60},
-    "database": {"type": "str", "default": "appdb"},
-    "schema": {"type": "str", "default": "public"},
-    "app_user": {"type": "str", "default": "app_user"},
-    "migration_user": {"type": "str"},
-    "readonly_role": {"type": "str", "default": "app_readonly"},
-    "writer_role": {"type": "str", "default": "app_writer"},
-    "migrator_role": {"type": "str", "default": "app_migrator"},
-    "iam_role": {"type": "str", "default": "rds_iam"},
+    # No defaults here: DesiredState's apply to connection=direct, and connection=lambda must be
+    # able to tell that none was given (the function's configuration decides).
+    **{option: {"type": "str"} for option in STATE_OPTIONS},
 }
 
 
@@ -288,7 +302,7 @@ def run_direct(module: AnsibleAWSModule, state: DesiredState) -> Result:
         connection.close()
 
 
-def run_lambda(module: AnsibleAWSModule, state: DesiredState) -> Result:
+def run_lambda(module: AnsibleAWSModule) -> tuple[Result, DesiredState]:
     # One attempt per read: a retried invoke would run the bootstrap twice and hide the
     # first answer. Throttling and connection errors are still retried by AWSRetry.
     config = Config(
@@ -301,7 +315,7 @@ def run_lambda(module: AnsibleAWSModule, state: DesiredState) -> Result:
         response = client.invoke(
             FunctionName=module.params["function_name"],
             InvocationType="RequestResponse",
-            Payload=lambda_event(state, module.check_mode),
+            Payload=lambda_event(module.check_mode),
             aws_retry=True,
         )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
@@ -315,11 +329,18 @@ def main() -> None:
         supports_check_mode=True,
         required_if=[("connection", "lambda", ["function_name"])],
     )
+    given = {key: module.params[key] for key in STATE_OPTIONS if module.params[key] is not None}
     try:
-        state = desired_state_from_dict({key: module.params[key] for key in STATE_OPTIONS})
         if module.params["connection"] == "lambda":
-            result = run_lambda(module, state)
+            if given:
+                module.fail_json(
+                    msg=f"with connection=lambda the desired state is the function's own "
+                    f"configuration, not options: remove {', '.join(sorted(given))} (set them "
+                    "where the function is deployed)"
+                )
+            result, state = run_lambda(module)
         else:
+            state = desired_state_from_dict(given)
             result = run_direct(module, state)
     except (BootstrapError, ConnectError) as error:
         module.fail_json(msg=str(error))

@@ -170,11 +170,25 @@ def test_hostile_names_are_rejected_before_reaching_sql(
     ) == [(0,)]
 
 
-def test_reserved_role_names_are_rejected(run_module: RunModule, test_db: ScratchDatabase):
-    result = run_module("rds_iam_bootstrap", direct_args(test_db, app_user="pg_monitor"))
+@pytest.mark.parametrize(
+    ("option", "name"),
+    [
+        ("app_user", "pg_monitor"),
+        ("writer_role", "rds_superuser"),
+        ("migration_user", "rdsadmin"),
+        ("readonly_role", "rds_iam"),
+    ],
+)
+def test_reserved_role_names_are_rejected(
+    run_module: RunModule, test_db: ScratchDatabase, option: str, name: str
+):
+    result = run_module("rds_iam_bootstrap", direct_args(test_db, **{option: name}))
 
     assert result.get("failed") is True
-    assert "reserved" in result["msg"]
+    assert f"role name '{name}' is reserved" in result["msg"]
+    assert test_db.query(
+        "SELECT count(*) FROM pg_roles WHERE rolname LIKE %s", test_db.prefix + "\\_%"
+    ) == [(0,)]
 
 
 def test_app_user_logs_in_as_member_of_rds_iam(run_module: RunModule, test_db: ScratchDatabase):
@@ -223,11 +237,13 @@ def test_migration_tables_are_owned_by_migrator_and_usable_by_app(
     assert bootstrap(run_module, test_db)["changed"] is False
 
 
-def test_missing_iam_role_fails_clearly(run_module: RunModule, test_db: ScratchDatabase):
-    result = run_module("rds_iam_bootstrap", direct_args(test_db, iam_role=test_db.role("noiam")))
+def test_iam_role_is_not_an_option(run_module: RunModule, test_db: ScratchDatabase):
+    # Pinned to RDS's rds_iam: naming another role would grant that role to the login users.
+    result = run_module("rds_iam_bootstrap", direct_args(test_db, iam_role="rds_superuser"))
 
     assert result.get("failed") is True
-    assert "does not exist" in result["msg"]
+    assert "iam_role" in result["msg"]
+    assert roles_of(test_db, test_db.role("app")) == set()
 
 
 def test_admin_secret_in_secrets_manager_is_used(

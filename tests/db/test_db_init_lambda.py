@@ -39,30 +39,47 @@ def handler_module(lambda_root: Path) -> Iterator[Any]:
         sys.modules.update(saved)
 
 
+def configure(monkeypatch: pytest.MonkeyPatch, test_db: ScratchDatabase, **overrides: Any) -> None:
+    """The function's desired state, as the db_init role sets it (DB_DESIRED_STATE)."""
+    monkeypatch.setenv("DB_DESIRED_STATE", json.dumps(test_db.desired(**overrides)))
+
+
 @pytest.fixture
 def function_env(
-    admin_secret: str, monkeypatch: pytest.MonkeyPatch, aws_env: dict[str, str]
+    admin_secret: str,
+    monkeypatch: pytest.MonkeyPatch,
+    aws_env: dict[str, str],
+    test_db: ScratchDatabase,
 ) -> dict[str, str]:
     """The function's configuration, as the db_init role would set it (no TLS locally)."""
-    settings = {"DB_SECRET_ARN": admin_secret, "DB_SSL_MODE": "disable"}
+    settings = {
+        "DB_SECRET_ARN": admin_secret,
+        "DB_SSL_MODE": "disable",
+        "DB_DESIRED_STATE": json.dumps(test_db.desired()),
+    }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     return {**os.environ, **aws_env, **settings}
 
 
-def event(test_db: ScratchDatabase, check_mode: bool = False, **overrides: Any) -> dict[str, Any]:
-    return {"desired_state": test_db.desired(**overrides), "check_mode": check_mode}
+def event(check_mode: bool = False) -> dict[str, Any]:
+    return {"check_mode": check_mode}
+
+
+def answer(test_db: ScratchDatabase, changed: bool, queries: list[str]) -> dict[str, Any]:
+    desired = {"schema": "public", **test_db.desired()}
+    return {"changed": changed, "queries": queries, "desired_state": desired}
 
 
 def test_handler_bootstraps_then_reports_no_change(
     handler_module: Any, function_env: dict[str, str], test_db: ScratchDatabase
 ):
-    first = handler_module.handler(event(test_db), None)
-    second = handler_module.handler(event(test_db), None)
+    first = handler_module.handler(event(), None)
+    second = handler_module.handler({}, None)
 
     assert first["changed"] is True
     assert f'GRANT "rds_iam" TO "{test_db.role("app")}"' in first["queries"]
-    assert second == {"changed": False, "queries": []}
+    assert second == answer(test_db, False, [])
     assert test_db.query("SELECT pg_has_role(%s, 'rds_iam', 'MEMBER')", test_db.role("app")) == [
         (True,)
     ]
@@ -71,7 +88,7 @@ def test_handler_bootstraps_then_reports_no_change(
 def test_handler_check_mode_plans_without_writing(
     handler_module: Any, function_env: dict[str, str], test_db: ScratchDatabase
 ):
-    planned = handler_module.handler(event(test_db, check_mode=True), None)
+    planned = handler_module.handler(event(check_mode=True), None)
 
     assert planned["changed"] is True
     assert planned["queries"]
@@ -83,24 +100,51 @@ def test_handler_check_mode_plans_without_writing(
 def test_handler_repairs_drift(
     handler_module: Any, function_env: dict[str, str], test_db: ScratchDatabase
 ):
-    handler_module.handler(event(test_db), None)
+    handler_module.handler(event(), None)
     test_db.query(f'REVOKE USAGE ON SCHEMA public FROM "{test_db.role("readonly")}"')
 
-    repaired = handler_module.handler(event(test_db), None)
+    repaired = handler_module.handler(event(), None)
 
-    assert repaired == {
-        "changed": True,
-        "queries": [f'GRANT USAGE ON SCHEMA "public" TO "{test_db.role("readonly")}"'],
-    }
+    assert repaired == answer(
+        test_db, True, [f'GRANT USAGE ON SCHEMA "public" TO "{test_db.role("readonly")}"']
+    )
 
 
-def test_handler_rejects_hostile_names(
-    handler_module: Any, function_env: dict[str, str], test_db: ScratchDatabase
+def test_handler_rejects_hostile_names_in_its_configuration(
+    handler_module: Any,
+    function_env: dict[str, str],
+    test_db: ScratchDatabase,
+    monkeypatch: pytest.MonkeyPatch,
 ):
     db_roles = sys.modules["db_roles"]
+    configure(monkeypatch, test_db, app_user='x"; DROP ROLE rds_iam; --')
     with pytest.raises(db_roles.BootstrapError, match="app_user"):
-        handler_module.handler(event(test_db, app_user='x"; DROP ROLE rds_iam; --'), None)
+        handler_module.handler(event(), None)
+    configure(monkeypatch, test_db, writer_role="rds_superuser")
+    with pytest.raises(db_roles.BootstrapError, match="'rds_superuser' is reserved"):
+        handler_module.handler(event(), None)
     assert test_db.query("SELECT count(*) FROM pg_roles WHERE rolname = 'rds_iam'") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {"writer_role": "rds_superuser", "app_user": "backdoor"},
+        {"desired_state": {"writer_role": "rds_superuser", "app_user": "backdoor"}},
+        {"check_mode": False, "app_user": "backdoor"},
+    ],
+)
+def test_handler_refuses_an_event_naming_roles(
+    handler_module: Any, function_env: dict[str, str], test_db: ScratchDatabase, hostile: dict
+):
+    db_roles = sys.modules["db_roles"]
+    with pytest.raises(db_roles.BootstrapError, match="the event may carry only check_mode"):
+        handler_module.handler(hostile, None)
+
+    assert test_db.query(
+        "SELECT count(*) FROM pg_roles WHERE rolname = 'backdoor' OR rolname LIKE %s",
+        test_db.prefix + "\\_%",
+    ) == [(0,)]
 
 
 def test_handler_never_logs_the_password(
@@ -110,11 +154,11 @@ def test_handler_never_logs_the_password(
     caplog: pytest.LogCaptureFixture,
 ):
     caplog.set_level(logging.DEBUG)
-    handler_module.handler(event(test_db), None)
+    handler_module.handler(event(), None)
     os.environ["DB_HOST"] = "127.0.0.2"  # unreachable: the failure message must not leak either
     try:
         with pytest.raises(Exception) as failure:
-            handler_module.handler(event(test_db), None)
+            handler_module.handler(event(), None)
     finally:
         del os.environ["DB_HOST"]
 
@@ -143,11 +187,11 @@ def test_module_through_lambda_connection(
     run_module: RunModule, lambda_root: Path, function_env: dict[str, str], test_db: ScratchDatabase
 ):
     with lambda_endpoint(lambda_root, function_env) as endpoint:
+        # What roles/db_init/tasks/bootstrap.yml sends: no names, the function has its own.
         args = {
             "connection": "lambda",
             "function_name": "dev-djg-db-init-ander",
             "endpoint_url": endpoint,
-            **test_db.desired(),
         }
         planned = run_module("rds_iam_bootstrap", args, check_mode=True)
         applied = run_module("rds_iam_bootstrap", args)
@@ -158,6 +202,26 @@ def test_module_through_lambda_connection(
     assert applied["queries"] == planned["queries"]
     assert again.get("changed") is False, again
     assert again["queries"] == []
+    assert again["desired_state"]["app_user"] == test_db.role("app")
+    assert again["desired_state"]["migration_user"] == test_db.role("migrate")
+
+
+def test_module_refuses_names_with_the_lambda_connection(
+    run_module: RunModule, aws_env: dict[str, str]
+):
+    result = run_module(
+        "rds_iam_bootstrap",
+        {
+            "connection": "lambda",
+            "function_name": "db-init",
+            "app_user": "backdoor",
+            "writer_role": "rds_superuser",
+        },
+    )
+
+    assert result.get("failed") is True
+    assert "the function's own configuration" in result["msg"]
+    assert "remove app_user, writer_role" in result["msg"]
 
 
 def test_module_reports_a_failed_invocation(
@@ -167,8 +231,7 @@ def test_module_reports_a_failed_invocation(
     with lambda_endpoint(lambda_root, broken) as endpoint:
         result = run_module(
             "rds_iam_bootstrap",
-            {"connection": "lambda", "function_name": "db-init", "endpoint_url": endpoint}
-            | test_db.desired(),
+            {"connection": "lambda", "function_name": "db-init", "endpoint_url": endpoint},
         )
 
     assert result.get("failed") is True
@@ -201,7 +264,7 @@ def test_module_rejects_an_answer_without_changed_and_queries(
     try:
         result = run_module(
             "rds_iam_bootstrap",
-            {"connection": "lambda", "function_name": name} | test_db.desired(),
+            {"connection": "lambda", "function_name": name},
         )
     finally:
         client.delete_function(FunctionName=name)

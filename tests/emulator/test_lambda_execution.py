@@ -419,6 +419,48 @@ def _db_init_package(destination: Path, ca_bundle: str | None) -> bytes:
     return destination.read_bytes()
 
 
+def _deploy_db_init(
+    aws: Aws,
+    deploy: Deploy,
+    unique: str,
+    emulator_env: dict[str, str],
+    db_instance: DbInstance,
+    tmp_path: Path,
+) -> tuple[str, dict[str, str], str | None]:
+    """The packaged function, configured as the db_init role configures it; returns its name,
+    its desired state and the CA bundle."""
+    ca_bundle, ssl_mode = _db_init_tls(emulator_env)
+    # The admin secret in the shape RDS writes; the role passes its name as DB_SECRET_ARN.
+    secret = {"username": db_instance.admin, "password": db_instance.password}
+    secret |= {"host": db_instance.endpoint["Address"], "port": db_instance.endpoint["Port"]}
+    aws("secretsmanager").create_secret(Name=f"db-admin-{unique}", SecretString=json.dumps(secret))
+    desired = {"database": db_instance.database, "app_user": f"app_{unique}"}
+    desired |= {f"{kind}_role": f"{kind}_{unique}" for kind in ("readonly", "writer", "migrator")}
+    name = deploy(
+        package=_db_init_package(tmp_path / "db_init.zip", ca_bundle),
+        timeout=120,
+        memory=256,
+        variables={
+            "DB_DESIRED_STATE": json.dumps(desired),
+            "DB_SECRET_ARN": f"db-admin-{unique}",
+            "DB_SSL_MODE": ssl_mode,
+        },
+    )
+    return name, desired, ca_bundle
+
+
+def _roles_named(db_instance: DbInstance, ca_bundle: str | None, *names: str) -> list[str]:
+    connection = db_instance.admin_connection(ca_bundle)
+    try:
+        rows = connection.run(
+            "SELECT rolname FROM pg_roles WHERE rolname = ANY(CAST(:names AS text[]))",
+            names=list(names),
+        )
+    finally:
+        connection.close()
+    return sorted(row[0] for row in rows)
+
+
 def test_db_init_function_bootstraps_the_database_roles(
     aws: Aws,
     deploy: Deploy,
@@ -427,33 +469,24 @@ def test_db_init_function_bootstraps_the_database_roles(
     db_instance: DbInstance,
     tmp_path: Path,
 ) -> None:
-    ca_bundle, ssl_mode = _db_init_tls(emulator_env)
-    # The admin secret in the shape RDS writes; the role passes its name as DB_SECRET_ARN.
-    secret = {"username": db_instance.admin, "password": db_instance.password}
-    secret |= {"host": db_instance.endpoint["Address"], "port": db_instance.endpoint["Port"]}
-    aws("secretsmanager").create_secret(Name=f"db-admin-{unique}", SecretString=json.dumps(secret))
-    name = deploy(
-        package=_db_init_package(tmp_path / "db_init.zip", ca_bundle),
-        timeout=120,
-        memory=256,
-        variables={"DB_SECRET_ARN": f"db-admin-{unique}", "DB_SSL_MODE": ssl_mode},
+    name, desired, ca_bundle = _deploy_db_init(
+        aws, deploy, unique, emulator_env, db_instance, tmp_path
     )
-    desired = {"database": db_instance.database, "app_user": f"app_{unique}"}
-    desired |= {f"{kind}_role": f"{kind}_{unique}" for kind in ("readonly", "writer", "migrator")}
-    # What roles/db_init/tasks/bootstrap.yml runs: the module invokes the function.
-    arguments = {"connection": "lambda", "function_name": name, **desired}
+    # What roles/db_init/tasks/bootstrap.yml runs: the module invokes the function, no names.
+    arguments = {"connection": "lambda", "function_name": name}
 
     planned = run_collection_module(
         "rds_iam_bootstrap", arguments, check_mode=True, env=emulator_env
     )
     applied = run_collection_module("rds_iam_bootstrap", arguments, env=emulator_env)
-    response, again = _invoke(aws, name, {"desired_state": desired}, LogType="Tail")
+    response, again = _invoke(aws, name, {"check_mode": False}, LogType="Tail")
 
     assert planned.get("changed") is True, planned
     assert applied.get("changed") is True, applied
     assert applied["queries"] == planned["queries"]
     assert f'GRANT "rds_iam" TO "app_{unique}"' in applied["queries"]
-    assert again == {"changed": False, "queries": []}, again
+    assert applied["desired_state"] == {"schema": "public", "migration_user": None, **desired}
+    assert again["changed"] is False and again["queries"] == [], again
     assert "\tchanged=False check_mode=False queries=" in _tail(response)  # the handler's INFO
     connection = db_instance.admin_connection(ca_bundle)
     try:
@@ -463,3 +496,34 @@ def test_db_init_function_bootstraps_the_database_roles(
     finally:
         connection.close()
     assert member == [[True]]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {"writer_role": "rds_superuser", "app_user": "backdoor"},
+        {"desired_state": {"writer_role": "rds_superuser", "app_user": "backdoor"}},
+    ],
+)
+def test_db_init_function_refuses_an_event_naming_roles(
+    aws: Aws,
+    deploy: Deploy,
+    unique: str,
+    emulator_env: dict[str, str],
+    db_instance: DbInstance,
+    tmp_path: Path,
+    hostile: dict[str, Any],
+) -> None:
+    name, desired, ca_bundle = _deploy_db_init(
+        aws, deploy, unique, emulator_env, db_instance, tmp_path
+    )
+    if "desired_state" in hostile:  # the old contract: this very event made a superuser login
+        hostile = {"desired_state": {"database": db_instance.database, **hostile["desired_state"]}}
+
+    response, answer = _invoke(aws, name, hostile)
+
+    assert response.get("FunctionError") == "Unhandled", answer
+    assert answer["errorType"] == "BootstrapError"
+    assert answer["errorMessage"].startswith("the event may carry only check_mode, refused: ")
+    # Nothing was created: neither the event's roles nor the configured ones.
+    assert _roles_named(db_instance, ca_bundle, "backdoor", *desired.values()) == []

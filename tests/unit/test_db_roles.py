@@ -231,6 +231,31 @@ def test_reserved_role_names_are_rejected(name: str):
         db_roles.DesiredState(writer_role=name)
 
 
+@pytest.mark.parametrize(
+    "name", ["rds_superuser", "rds_iam", "rdsadmin", "rds", "pg_read_all_data"]
+)
+@pytest.mark.parametrize(
+    "option", ["app_user", "migration_user", "readonly_role", "writer_role", "migrator_role"]
+)
+def test_pg_and_rds_role_names_are_refused_for_every_managed_role(option: str, name: str):
+    with pytest.raises(db_roles.BootstrapError, match=f"role name '{name}' is reserved"):
+        db_roles.DesiredState(**{option: name})
+
+
+def test_names_merely_containing_rds_are_accepted():
+    state = db_roles.DesiredState(app_user="app_rds", writer_role="words_writer")
+
+    assert state.app_user == "app_rds"
+
+
+def test_the_iam_role_is_pinned_not_an_input():
+    with pytest.raises(TypeError):
+        db_roles.DesiredState(iam_role="app_iam")
+    with pytest.raises(db_roles.BootstrapError, match="unknown desired-state keys: iam_role"):
+        db_roles.desired_state_from_dict({"iam_role": "rds_superuser"})
+    assert ("rds_iam", "app_user") in db_roles.desired_memberships(STATE, "postgres_admin")
+
+
 @pytest.mark.parametrize("schema", ["pg_catalog", "information_schema"])
 def test_system_schemas_are_rejected(schema: str):
     with pytest.raises(db_roles.BootstrapError, match="system schema"):
@@ -258,23 +283,67 @@ def test_desired_state_from_dict_rejects_unknown_keys_and_drops_empty_migration_
         db_roles.desired_state_from_dict({"password": "x"})
 
 
-def test_lambda_event_round_trips():
-    event = json.loads(db_roles.lambda_event(STATE, True))
+def test_lambda_event_carries_check_mode_only():
+    event = json.loads(db_roles.lambda_event(True))
 
-    assert db_roles.parse_lambda_event(event) == (STATE, True)
+    assert event == {"check_mode": True}
+    assert db_roles.parse_lambda_event(event) is True
+    assert db_roles.parse_lambda_event({}) is False
+    assert db_roles.parse_lambda_event(None) is False
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"writer_role": "rds_superuser", "app_user": "backdoor"},
+        {"desired_state": {"app_user": "backdoor"}, "check_mode": False},
+        {"check_mode": True, "migration_user": "backdoor"},
+    ],
+)
+def test_lambda_event_with_any_other_key_is_refused(event: dict[str, object]):
+    with pytest.raises(db_roles.BootstrapError, match="the event may carry only check_mode"):
+        db_roles.parse_lambda_event(event)
+
+
+@pytest.mark.parametrize("event", [[], "check_mode", 1])
+def test_lambda_event_that_is_no_object_is_refused(event: object):
+    with pytest.raises(db_roles.BootstrapError, match="must be a JSON object"):
+        db_roles.parse_lambda_event(event)
 
 
 def test_lambda_event_with_string_check_mode_is_refused():
     with pytest.raises(db_roles.BootstrapError, match="check_mode must be a boolean"):
-        db_roles.parse_lambda_event({"desired_state": {}, "check_mode": "false"})
+        db_roles.parse_lambda_event({"check_mode": "false"})
+
+
+def test_function_state_comes_from_its_configuration():
+    configured = json.dumps({"database": "appdb", "app_user": "app_user", "migration_user": "mig"})
+
+    state = db_roles.desired_state_from_environment({"DB_DESIRED_STATE": configured})
+
+    assert state == db_roles.DesiredState(migration_user="mig")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "DB_DESIRED_STATE is not set"),
+        ({"DB_DESIRED_STATE": "{"}, "is not JSON"),
+        ({"DB_DESIRED_STATE": "[]"}, "must be a JSON object"),
+        ({"DB_DESIRED_STATE": '{"app_user": "rds_superuser"}'}, "reserved"),
+        ({"DB_DESIRED_STATE": '{"iam_role": "app_iam"}'}, "unknown desired-state keys"),
+    ],
+)
+def test_function_configuration_is_validated(environ: dict[str, str], message: str):
+    with pytest.raises(db_roles.BootstrapError, match=message):
+        db_roles.desired_state_from_environment(environ)
 
 
 def test_lambda_answer_is_parsed():
-    payload = json.dumps({"changed": True, "queries": ['CREATE ROLE "a" LOGIN']}).encode()
+    result = db_roles.Result(True, ('CREATE ROLE "a" LOGIN',))
+    payload = json.dumps(db_roles.lambda_answer(result, STATE)).encode()
 
-    assert db_roles.result_from_lambda(None, payload) == db_roles.Result(
-        True, ('CREATE ROLE "a" LOGIN',)
-    )
+    assert db_roles.result_from_lambda(None, payload) == (result, STATE)
 
 
 def test_lambda_function_error_carries_its_message():
@@ -284,9 +353,12 @@ def test_lambda_function_error_carries_its_message():
         db_roles.result_from_lambda("Unhandled", payload.encode())
 
 
-def test_lambda_answer_of_another_shape_is_refused():
-    with pytest.raises(db_roles.BootstrapError, match=r"not \{changed, queries\}"):
-        db_roles.result_from_lambda(None, json.dumps({"desired_state": {}}).encode())
+@pytest.mark.parametrize(
+    "answer", [{"desired_state": {}}, {"changed": False, "queries": []}, {"ok": True}]
+)
+def test_lambda_answer_of_another_shape_is_refused(answer: dict[str, object]):
+    with pytest.raises(db_roles.BootstrapError, match=r"not \{changed, queries, desired_state\}"):
+        db_roles.result_from_lambda(None, json.dumps(answer).encode())
 
 
 def test_rds_secret_is_parsed_and_password_hidden_from_repr():

@@ -6,14 +6,18 @@ Runs inside the VPC, next to the database the control node cannot reach. The zip
 ``django_ecs.aws.lambda_package`` puts this file beside ``db_roles.py`` and ``db_connect.py``
 (the collection's module_utils, unchanged) and pg8000 with its pure-Python dependencies.
 
-Environment:
+Environment (the function's configuration, set by the db_init role):
+  DB_DESIRED_STATE  the database and role names, a JSON object of desired-state keys (database,
+                  schema, app_user, migration_user...); the only source of the desired state
   DB_SECRET_ARN   admin secret (RDS JSON shape); the only credential, read at each invocation
   DB_SSL_MODE     disable | require | verify-full (default verify-full)
   DB_CA_BUNDLE    CA file for verify-full, relative to the package (default rds-ca-bundle.pem
                   when shipped, else the system store)
   DB_HOST         optional override of the secret's host (e.g. a proxy endpoint)
-Event:  {"desired_state": {...}, "check_mode": false}
-Answer: {"changed": bool, "queries": [...]}; a failure raises (the invoker sees FunctionError).
+Event:  {"check_mode": false} at most: any other key is refused before anything is read, so
+        being allowed to invoke the function never means choosing which roles it creates or grants.
+Answer: {"changed": bool, "queries": [...], "desired_state": {...}}; a failure raises (the
+        invoker sees FunctionError).
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ AWS_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standa
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    state, check_mode = db_roles.parse_lambda_event(event)
+    check_mode = db_roles.parse_lambda_event(event)
+    state = db_roles.desired_state_from_environment(os.environ)
     credentials = read_credentials(os.environ["DB_SECRET_ARN"])
     budget = seconds_left(context)
     connection = db_connect.connect(
@@ -65,7 +70,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         connection.close()
     # Statements carry role names only: no password is ever part of them.
     LOGGER.info("changed=%s check_mode=%s queries=%s", result.changed, check_mode, result.queries)
-    return db_roles.lambda_answer(result)
+    return db_roles.lambda_answer(result, state)
 
 
 def read_credentials(secret_arn: str) -> db_connect.Credentials:
