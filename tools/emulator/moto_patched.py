@@ -12,6 +12,7 @@ same moment (an import hook), which keeps the server's start-up at moto's own sp
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
 import hashlib
 import importlib.abc
@@ -22,7 +23,7 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -924,9 +925,81 @@ def patch_rds_parameter_group_pending_reboot() -> None:
     _wrap(RDSBackend, "reboot_db_instance", reboot)
 
 
+# 20. IAM propagation: a new role is not assumable by Lambda at once (opt-in) -------------------
+IAM_PROPAGATION_ENV = "DJANGO_ECS_EMULATOR_IAM_PROPAGATION_SECONDS"
+LAMBDA_ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
+
+
+def iam_propagation_seconds(environ: Mapping[str, str]) -> float:
+    """The opt-in window (seconds); 0, unset or not a number: off."""
+    try:
+        return max(0.0, float(environ.get(IAM_PROPAGATION_ENV, "") or 0))
+    except ValueError:
+        return 0.0
+
+
+def role_still_propagating(
+    created: datetime.datetime, now: datetime.datetime, window_seconds: float
+) -> bool:
+    return window_seconds > 0 and now - created < datetime.timedelta(seconds=window_seconds)
+
+
+def patch_lambda_role_propagation() -> None:
+    """AWS: IAM is eventually consistent: "changes that I make are not always immediately
+    visible ... IAM ... replicates data across multiple servers" (IAM User Guide, Troubleshooting
+    IAM). CreateFunction naming a role created seconds before fails with
+    InvalidParameterValueException "The role defined for the function cannot be assumed by
+    Lambda." (Lambda Developer Guide, Troubleshoot deployment issues; the error Terraform's AWS
+    provider retries on CreateFunction for two minutes: hashicorp/terraform-provider-aws
+    lambda_function.go, iamPropagationTimeout). UpdateFunctionConfiguration with a new Role goes
+    through the same check. moto accepts any existing role at once.
+
+    Opt-in, as the delay is: with DJANGO_ECS_EMULATOR_IAM_PROPAGATION_SECONDS=N in the emulator's
+    environment at start, a role younger than N seconds gets that error. Unset (the default), the
+    emulator answers as moto does, so runs never wait for a propagation AWS might not impose."""
+    from moto.awslambda.exceptions import InvalidParameterValueException
+    from moto.awslambda.models import LambdaBackend, LambdaStorage
+    from moto.core.utils import utcnow
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+
+    window = iam_propagation_seconds(os.environ)
+    if not window:
+        return
+
+    def refuse_fresh_role(account_id: str, partition: str, role_arn: str) -> None:
+        try:
+            role = iam_backends[account_id][partition].get_role_by_arn(role_arn)
+        except NotFoundException:
+            return  # moto's own check answers for an unknown role
+        if role_still_propagating(role.create_date, utcnow(), window):
+            raise InvalidParameterValueException(LAMBDA_ROLE_NOT_ASSUMABLE)
+
+    def put_function(
+        original: Callable[..., Any], storage: LambdaStorage, fn: LambdaFunction
+    ) -> Any:
+        refuse_fresh_role(storage.account_id, storage.partition, fn.role)
+        return original(storage, fn)
+
+    def update_configuration(
+        original: Callable[..., Any],
+        backend: LambdaBackend,
+        function_name: str,
+        qualifier: str,
+        body: dict[str, Any],
+    ) -> Any:
+        if body.get("Role"):
+            refuse_fresh_role(backend.account_id, backend.partition, body["Role"])
+        return original(backend, function_name, qualifier, body)
+
+    _wrap(LambdaStorage, "put_function", put_function)
+    _wrap(LambdaBackend, "update_function_configuration", update_configuration)
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
+    "moto.awslambda.models": (patch_lambda_role_propagation,),
     "moto.awslambda_simple.models": (patch_lambda_runs_handler,),
     "moto.rds.models": (
         patch_rds_parameter_group_not_found,
