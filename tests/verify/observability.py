@@ -182,6 +182,18 @@ def verify_topic_key(checker: Checker, session: Any, alias: str, expected: dict[
         {"kms:Decrypt", "kms:GenerateDataKey*"} <= actions,
         f"CloudWatch may not use the key: {actions}",
     )
+    # Confused-deputy protection: CloudWatch uses the key for this account's alarms only.
+    account = session.client("sts").get_caller_identity()["Account"]
+    own_alarms = {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{expected['region']}:{account}:alarm:*"},
+    }
+    unconditioned = [st.get("Sid", "?") for st in cloudwatch if st.get("Condition") != own_alarms]
+    checker.check(
+        not unconditioned,
+        f"CloudWatch may use the key for any account's alarms (statements {unconditioned}): "
+        f"want the conditions {own_alarms}",
+    )
     tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key_id)["Tags"]}
     check_tags(checker, "topic KMS key", tags, expected["tags"])
 
