@@ -2,10 +2,11 @@
 # Build an OCI image layout holding the app's files, without a Docker engine or base image
 # (the emulator path: no registry to pull python:3.12-slim from). Deterministic: the same
 # files give the same digest (fixed creation time, no history entry, caches left out).
-#   build_oci_layout.sh <app dir> <layout dir> <tag> <os/arch>
-# A real CI builds the app's Dockerfile instead: docker buildx build --output type=oci,dest=...
+#   build_oci_layout.sh <app dir> <layout dir> <tag> <os/arch> <uid:gid>
+# It holds no Python: the ecr role allows it only against the emulator. A real build is the
+# app's Dockerfile: docker buildx build --output type=oci,dest=...
 set -eu
-context=$1 layout=$2 tag=$3 platform=$4
+context=$1 layout=$2 tag=$3 platform=$4 user=$5
 staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
 
@@ -23,7 +24,7 @@ umoci insert --rootless --no-history --image "$layout:$tag" "$staging" /app
 umoci config --no-history --image "$layout:$tag" \
   --created 1970-01-01T00:00:00Z \
   --os "${platform%%/*}" --architecture "${platform#*/}" \
-  --config.user 1000:1000 \
+  --config.user "$user" \
   --config.workingdir /app \
   --config.entrypoint /app/docker-entrypoint.sh \
   --config.cmd serve \
