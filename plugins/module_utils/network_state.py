@@ -14,6 +14,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.django_ecs.aws.plugins.module_utils.flow_logs import (
+    WantedFlowLog,
+    flow_log_differences,
+    flow_logs_delivery_policy,
+    flow_logs_trust_policy,
+)
 from ansible_collections.django_ecs.aws.plugins.module_utils.naming import resource_name
 
 DEFAULT_ROUTE = "0.0.0.0/0"
@@ -42,6 +48,13 @@ class DesiredNetwork:
     nat_instance_policy_arns: tuple[str, ...] = ()
     nat_gateway_state: str = "ignore"
     nat_gateway_count: int = 0
+    # The vpc role's flow logs (vpc_flow_logs*): off means none may deliver to the log group.
+    region: str = ""
+    flow_logs: bool = False
+    flow_logs_log_group: str = ""
+    flow_logs_retention_days: int = 0
+    flow_logs_traffic_type: str = "ALL"
+    flow_logs_max_aggregation_interval: int = 600
 
     def name(self, resource: str) -> str:
         return resource_name(resource, self.naming)
@@ -65,6 +78,10 @@ class ObservedNetwork:
     nat_role: dict[str, Any] | None = None
     nat_role_policy_arns: list[str] = field(default_factory=list)
     nat_instance_profile: dict[str, Any] | None = None
+    flow_logs: list[dict[str, Any]] = field(default_factory=list)
+    flow_logs_log_group: dict[str, Any] | None = None
+    flow_logs_role: dict[str, Any] | None = None
+    flow_logs_role_policy: dict[str, Any] | None = None
 
     @property
     def vpc(self) -> dict[str, Any] | None:
@@ -192,6 +209,60 @@ def _default_security_group_drift(observed: ObservedNetwork) -> list[str]:
     return []
 
 
+def _document(policy: Any) -> Any:
+    return json.loads(policy) if isinstance(policy, str) else policy
+
+
+def _flow_logs_role_drift(desired: DesiredNetwork, observed: ObservedNetwork) -> list[str]:
+    role_name = desired.name("flow-logs")
+    role = observed.flow_logs_role
+    if role is None:
+        return [f"IAM role {role_name}: missing"]
+    account = role["Arn"].split(":")[4]
+    drift = _tag_drift(f"IAM role {role_name}", role, desired.tags)
+    if _document(role.get("AssumeRolePolicyDocument")) != flow_logs_trust_policy(
+        account, desired.region
+    ):
+        drift.append(f"IAM role {role_name}: trust policy differs")
+    if role.get("Description") != f"VPC flow logs delivery to {desired.flow_logs_log_group}":
+        drift.append(f"IAM role {role_name}: description differs")
+    wanted_policy = flow_logs_delivery_policy(account, desired.region, desired.flow_logs_log_group)
+    if _document(observed.flow_logs_role_policy) != wanted_policy:
+        drift.append(f"IAM role {role_name}: delivery policy missing or different")
+    return drift
+
+
+def flow_logs_drift(desired: DesiredNetwork, observed: ObservedNetwork) -> list[str]:
+    """What the vpc role's flow_logs.yml would change (the flow logs to its log group)."""
+    group_name = desired.flow_logs_log_group
+    if not desired.flow_logs:
+        return [f"flow log {f['FlowLogId']} to {group_name}: to remove" for f in observed.flow_logs]
+    group = observed.flow_logs_log_group
+    drift = []
+    if group is None:
+        drift.append(f"log group {group_name}: missing")
+    elif group.get("retentionInDays") != desired.flow_logs_retention_days:
+        drift.append(
+            f"log group {group_name}: retention {group.get('retentionInDays')}"
+            f" != {desired.flow_logs_retention_days}"
+        )
+    drift += _flow_logs_role_drift(desired, observed)
+    if observed.flow_logs_role is None:
+        return drift
+    wanted = WantedFlowLog(
+        log_group_name=group_name,
+        deliver_logs_permission_arn=observed.flow_logs_role["Arn"],
+        traffic_type=desired.flow_logs_traffic_type,
+        max_aggregation_interval=desired.flow_logs_max_aggregation_interval,
+    )
+    if len(observed.flow_logs) != 1:
+        return [*drift, f"flow log to {group_name}: {len(observed.flow_logs)} found, want 1"]
+    flow_log = observed.flow_logs[0]
+    label = f"flow log {flow_log['FlowLogId']}"
+    drift += [f"{label}: {name} differs" for name in flow_log_differences(flow_log, wanted)]
+    return drift + _tag_drift(label, flow_log, desired.tags_named("flow-logs"))
+
+
 def vpc_drift(desired: DesiredNetwork, observed: ObservedNetwork) -> list[str]:
     """Differences a run of the ``vpc`` role would fix."""
     drift = _vpc_core_drift(desired, observed)
@@ -202,6 +273,7 @@ def vpc_drift(desired: DesiredNetwork, observed: ObservedNetwork) -> list[str]:
         + _subnet_drift(desired, observed)
         + _route_table_drift(desired, observed)
         + _default_security_group_drift(observed)
+        + flow_logs_drift(desired, observed)
     )
 
 

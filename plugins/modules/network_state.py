@@ -69,6 +69,31 @@ options:
     description: Desired number of NAT gateways.
     type: int
     default: 0
+  flow_logs:
+    description:
+      - Whether the VPC's flow logs go to O(flow_logs_log_group) (the C(vpc) role's C(vpc_flow_logs)).
+      - On, a missing or different flow log, log group retention or delivery role is C(vpc) drift;
+        off, any flow log of the VPC to that log group is.
+    type: bool
+    default: false
+  flow_logs_log_group:
+    description: The flow logs' log group (C(vpc_flow_logs_log_group)).
+    type: str
+    default: ""
+  flow_logs_retention_days:
+    description: Its retention in days (C(vpc_flow_logs_retention_days)).
+    type: int
+    default: 0
+  flow_logs_traffic_type:
+    description: The traffic recorded (C(vpc_flow_logs_traffic_type)).
+    type: str
+    choices: [ACCEPT, REJECT, ALL]
+    default: ALL
+  flow_logs_max_aggregation_interval:
+    description: Seconds (C(vpc_flow_logs_max_aggregation_interval)).
+    type: int
+    choices: [60, 600]
+    default: 600
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -118,6 +143,7 @@ with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing bot
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.django_ecs.aws.plugins.module_utils.flow_logs import DELIVERY_POLICY_NAME
 from ansible_collections.django_ecs.aws.plugins.module_utils.network_state import (
     LIVE_INSTANCE_STATES,
     LIVE_NAT_GATEWAY_STATES,
@@ -148,6 +174,15 @@ ARGUMENT_SPEC: dict[str, Any] = {
         "default": "ignore",
     },
     "nat_gateway_count": {"type": "int", "default": 0},
+    "flow_logs": {"type": "bool", "default": False},
+    "flow_logs_log_group": {"type": "str", "default": ""},
+    "flow_logs_retention_days": {"type": "int", "default": 0},
+    "flow_logs_traffic_type": {
+        "type": "str",
+        "choices": ["ACCEPT", "REJECT", "ALL"],
+        "default": "ALL",
+    },
+    "flow_logs_max_aggregation_interval": {"type": "int", "choices": [60, 600], "default": 600},
 }
 
 
@@ -215,7 +250,36 @@ def read_nat_role(iam: Any, desired: DesiredNetwork, observed: ObservedNetwork) 
         ]
 
 
-def desired_from(params: dict[str, Any]) -> DesiredNetwork:
+def read_flow_logs(
+    clients: dict[str, Any], desired: DesiredNetwork, observed: ObservedNetwork
+) -> None:
+    vpc = observed.vpc
+    if vpc is None:
+        return
+    observed.flow_logs = clients["ec2"].describe_flow_logs(
+        Filters=[
+            {"Name": "resource-id", "Values": [vpc["VpcId"]]},
+            {"Name": "log-group-name", "Values": [desired.flow_logs_log_group]},
+        ]
+    )["FlowLogs"]
+    if not desired.flow_logs:
+        return
+    groups = clients["logs"].describe_log_groups(logGroupNamePrefix=desired.flow_logs_log_group)
+    named = [g for g in groups["logGroups"] if g["logGroupName"] == desired.flow_logs_log_group]
+    observed.flow_logs_log_group = named[0] if named else None
+    iam = clients["iam"]
+    role_name = desired.name("flow-logs")
+    try:
+        observed.flow_logs_role = iam.get_role(RoleName=role_name)["Role"]
+    except iam.exceptions.NoSuchEntityException:
+        return
+    with contextlib.suppress(iam.exceptions.NoSuchEntityException):
+        observed.flow_logs_role_policy = iam.get_role_policy(
+            RoleName=role_name, PolicyName=DELIVERY_POLICY_NAME
+        )["PolicyDocument"]
+
+
+def desired_from(params: dict[str, Any], region: str) -> DesiredNetwork:
     return DesiredNetwork(
         naming=params["naming"],
         tags={str(k): str(v) for k, v in params["tags"].items()},
@@ -226,21 +290,30 @@ def desired_from(params: dict[str, Any]) -> DesiredNetwork:
         nat_instance_policy_arns=tuple(params["nat_instance_policy_arns"]),
         nat_gateway_state=params["nat_gateway_state"],
         nat_gateway_count=params["nat_gateway_count"],
+        region=region,
+        flow_logs=params["flow_logs"],
+        flow_logs_log_group=params["flow_logs_log_group"],
+        flow_logs_retention_days=params["flow_logs_retention_days"],
+        flow_logs_traffic_type=params["flow_logs_traffic_type"],
+        flow_logs_max_aggregation_interval=params["flow_logs_max_aggregation_interval"],
     )
 
 
 def main() -> None:
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    desired = desired_from(module.params)
+    desired = desired_from(module.params, module.region)
     calls = [0]
     retry = AWSRetry.jittered_backoff()
     ec2 = CountingClient(module.client("ec2", retry_decorator=retry), calls)
     iam = CountingClient(module.client("iam", retry_decorator=retry), calls)
+    logs = CountingClient(module.client("logs", retry_decorator=retry), calls)
     observed = ObservedNetwork()
     try:
         read_vpc(ec2, desired, observed)
         if desired.nat_instance_state != "ignore":
             read_nat_role(iam, desired, observed)
+        if desired.flow_logs_log_group:
+            read_flow_logs({"ec2": ec2, "logs": logs, "iam": iam}, desired, observed)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         module.fail_json_aws(error, msg="Could not read the network layer")
     drift = {

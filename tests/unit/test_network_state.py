@@ -8,6 +8,11 @@ from typing import Any
 
 import pytest
 from ansible_collections.django_ecs.aws.plugins.filter.cidr import carve_subnets
+from ansible_collections.django_ecs.aws.plugins.module_utils.flow_logs import (
+    DEFAULT_LOG_FORMAT,
+    flow_logs_delivery_policy,
+    flow_logs_trust_policy,
+)
 from ansible_collections.django_ecs.aws.plugins.module_utils.network_state import (
     EC2_TRUST_POLICY,
     DesiredNetwork,
@@ -290,3 +295,107 @@ def test_desired_state_is_not_mutated() -> None:
     snapshot = copy.deepcopy(want.subnets)
     vpc_drift(want, converged(want))
     assert want.subnets == snapshot
+
+
+# --- VPC flow logs (the vpc role's flow_logs.yml) ---------------------------------------------
+FLOW_LOG_GROUP = "/aws/django-ecs/dev/vpc-flow-logs"
+ACCOUNT = "123456789012"
+
+
+def flow_logs_on(**overrides: Any) -> DesiredNetwork:
+    values: dict[str, Any] = {
+        "region": "us-east-1",
+        "flow_logs": True,
+        "flow_logs_log_group": FLOW_LOG_GROUP,
+        "flow_logs_retention_days": 30,
+        **overrides,
+    }
+    return desired(**values)
+
+
+def with_flow_logs(want: DesiredNetwork) -> ObservedNetwork:
+    """What flow_logs.yml leaves behind, as EC2, CloudWatch Logs and IAM describe it."""
+    state = converged(want)
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/{want.name('flow-logs')}"
+    state.flow_logs_log_group = {"logGroupName": FLOW_LOG_GROUP, "retentionInDays": 30}
+    state.flow_logs_role = {
+        "Arn": role_arn,
+        "AssumeRolePolicyDocument": flow_logs_trust_policy(ACCOUNT, "us-east-1"),
+        "Description": f"VPC flow logs delivery to {FLOW_LOG_GROUP}",
+        "Tags": tags(TAGS),
+    }
+    state.flow_logs_role_policy = flow_logs_delivery_policy(ACCOUNT, "us-east-1", FLOW_LOG_GROUP)
+    state.flow_logs = [
+        {
+            "FlowLogId": "fl-1",
+            "ResourceId": "vpc-1",
+            "TrafficType": "ALL",
+            "LogDestinationType": "cloud-watch-logs",
+            "LogGroupName": FLOW_LOG_GROUP,
+            "DeliverLogsPermissionArn": role_arn,
+            "LogFormat": DEFAULT_LOG_FORMAT,
+            "MaxAggregationInterval": 600,
+            "Tags": tags(want.tags_named("flow-logs")),
+        }
+    ]
+    return state
+
+
+def test_converged_flow_logs_have_no_drift() -> None:
+    want = flow_logs_on()
+    assert vpc_drift(want, with_flow_logs(want)) == []
+
+
+def test_flow_logs_on_and_none_deployed_is_drift() -> None:
+    want = flow_logs_on()
+    drift = vpc_drift(want, converged(want))
+    assert "log group /aws/django-ecs/dev/vpc-flow-logs: missing" in drift
+    assert f"IAM role {want.name('flow-logs')}: missing" in drift
+
+
+def test_flow_logs_off_and_none_deployed_is_in_sync() -> None:
+    want = flow_logs_on(flow_logs=False)
+    assert vpc_drift(want, converged(want)) == []
+
+
+def test_flow_logs_off_with_one_deployed_is_drift() -> None:
+    want = flow_logs_on(flow_logs=False)
+    assert vpc_drift(want, with_flow_logs(flow_logs_on())) == [
+        f"flow log fl-1 to {FLOW_LOG_GROUP}: to remove"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda s: s.flow_logs.clear(), "0 found, want 1"),
+        (lambda s: s.flow_logs[0].update(TrafficType="REJECT"), "traffic_type differs"),
+        (lambda s: s.flow_logs[0].update(MaxAggregationInterval=60), "max_aggregation_interval"),
+        (lambda s: s.flow_logs[0].update(LogFormat="${srcaddr}"), "log_format differs"),
+        (lambda s: s.flow_logs[0].update(DeliverLogsPermissionArn="arn:x"), "deliver_logs"),
+        (lambda s: s.flow_logs[0].update(Tags=[]), "tags differ"),
+        (lambda s: s.flow_logs_log_group.update(retentionInDays=7), "retention 7 != 30"),
+        (
+            lambda s: s.flow_logs_role["AssumeRolePolicyDocument"]["Statement"][0].pop("Condition"),
+            "trust policy differs",
+        ),
+        (lambda s: setattr(s, "flow_logs_role_policy", None), "delivery policy"),
+    ],
+)
+def test_flow_log_drift_is_reported(mutate: Any, expected: str) -> None:
+    want = flow_logs_on()
+    state = with_flow_logs(want)
+    mutate(state)
+    assert any(expected in line for line in vpc_drift(want, state)), vpc_drift(want, state)
+
+
+def test_flow_logs_trust_names_the_account_and_its_flow_logs_only() -> None:
+    statement = flow_logs_trust_policy(ACCOUNT, "us-east-1")["Statement"][0]
+    assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-flow-log/*"},
+    }
+    delivery = flow_logs_delivery_policy(ACCOUNT, "us-east-1", FLOW_LOG_GROUP)["Statement"][0]
+    group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{FLOW_LOG_GROUP}"
+    assert delivery["Resource"] == [group_arn, f"{group_arn}:*"]
