@@ -997,6 +997,27 @@ def patch_lambda_role_propagation() -> None:
 
 
 # Which patches run once moto has imported which module (None: before the server starts).
+# 23. EC2 CreateFlowLogs: TrafficType is required for VPC, subnet and interface flow logs ------
+def patch_ec2_flow_logs_traffic_type_required() -> None:
+    """AWS: CreateFlowLogs needs TrafficType (ACCEPT, REJECT or ALL) for every resource type
+    except transit gateways and Cloud WAN (botocore's ec2 service model, CreateFlowLogsRequest
+    TrafficType: "It is required for the other resource types"); EC2 answers a request without a
+    required parameter with MissingParameter. moto creates the flow log with no traffic type.
+    (moto already refuses cloud-watch-logs without DeliverLogsPermissionArn.)"""
+    from moto.ec2.exceptions import MissingParameterError
+    from moto.ec2.responses.flow_logs import FlowLogs
+
+    def create_flow_logs(original: Callable[..., Any], response: FlowLogs) -> Any:
+        resource_type = response._get_param("ResourceType") or ""
+        if not resource_type.startswith("TransitGateway") and not response._get_param(
+            "TrafficType"
+        ):
+            raise MissingParameterError("TrafficType")
+        return original(response)
+
+    _wrap(FlowLogs, "create_flow_logs", create_flow_logs)
+
+
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
     "moto.awslambda.models": (patch_lambda_role_propagation,),
@@ -1015,6 +1036,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     "moto.rds.responses": (patch_rds_parameter_source_filter,),
     "moto.ec2.models": (patch_ec2_tag_resource_types, patch_ec2_source_dest_check_on_primary_eni),
     "moto.ec2.responses.security_groups": (patch_ec2_rule_description_updates_return_true,),
+    "moto.ec2.responses.flow_logs": (patch_ec2_flow_logs_traffic_type_required,),
     "moto.ecs.responses": (
         patch_ecs_service_deployment_settings,
         patch_ecs_effective_account_settings,
