@@ -11,6 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 Aws = Callable[[str], Any]
 PLAYBOOK = Path(__file__).with_name("converge_stack.yml")
 

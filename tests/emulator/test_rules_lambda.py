@@ -27,6 +27,8 @@ from emulator_cli import parse_exports, run_emulator
 from tests.playbooks.runner import REPO_ROOT, run_playbook
 from tools.emulator import moto_patched
 
+pytestmark = pytest.mark.slow
+
 Aws = Callable[[str], Any]
 # Longer than the role's own tasks between CreateRole and CreateFunction (its inline policy,
 # the log group): the first CreateFunction must meet a role still propagating.

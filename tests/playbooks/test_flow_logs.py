@@ -13,10 +13,13 @@ import pytest
 
 from tests.playbooks.runner import PlaybookRun, run_playbook
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"),
-    reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"),
+        reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",
+    ),
+]
 ENV = "flowlogs"
 LOG_GROUP = f"/aws/django-ecs/{ENV}/vpc-flow-logs"
 ROLE = f"{ENV}-djg-flow-logs-ander"

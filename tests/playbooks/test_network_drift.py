@@ -12,10 +12,13 @@ import pytest
 from tests.playbooks.runner import PlaybookRun, run_playbook
 from tests.verify.network import verify
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"),
-    reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"),
+        reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",
+    ),
+]
 ENV = "drift"
 NAMING = {"env": ENV, "service": "djg", "client": "ander"}
 TAGS = {

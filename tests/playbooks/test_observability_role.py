@@ -23,6 +23,8 @@ import pytest
 from tests.playbooks.runner import REPO_ROOT, PlaybookRun, run_playbook
 from tests.verify.observability import verify
 
+pytestmark = pytest.mark.slow
+
 AWS_VARS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
 PLAYBOOK = "tests/playbooks/observability.yml"
 RECAP = re.compile(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0")
