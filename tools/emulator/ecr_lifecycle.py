@@ -49,22 +49,32 @@ def matches(selection: Mapping[str, Any], image: Image) -> bool:
 def _counted_out(selection: Mapping[str, Any], images: list[Image], now: datetime) -> list[Image]:
     count = int(selection["countNumber"])
     if selection["countType"] == "imageCountMoreThan":
-        youngest_first = sorted(images, key=lambda image: image.pushed_at, reverse=True)
-        return youngest_first[count:]
+        # Oldest first, a stable sort: images pushed in the same instant keep the given order
+        # (the emulator passes them in push order), so the later push counts as the younger.
+        oldest_first = sorted(images, key=lambda image: image.pushed_at)
+        return oldest_first[: max(0, len(oldest_first) - count)]
     cutoff = now - timedelta(days=count)  # sinceImagePushed; countUnit is always days
     return [image for image in images if image.pushed_at < cutoff]
 
 
-def expired(policy: Mapping[str, Any], images: Iterable[Image], now: datetime) -> set[str]:
-    """The digests the policy expires."""
+def expiring_rules(
+    policy: Mapping[str, Any], images: Iterable[Image], now: datetime
+) -> dict[str, int]:
+    """The digests the policy expires, each with the rulePriority of the rule that expires it
+    (GetLifecyclePolicyPreview's appliedRulePriority)."""
     images = list(images)
     claimed: set[str] = set()  # selected by a higher-priority rule: no lower rule may expire it
-    expiring: set[str] = set()
+    expiring: dict[str, int] = {}
     for rule in sorted(policy["rules"], key=lambda rule: int(rule["rulePriority"])):
         selection = rule["selection"]
         selected = [image for image in images if matches(selection, image)]
         for image in _counted_out(selection, selected, now):
             if image.digest not in claimed:
-                expiring.add(image.digest)
+                expiring.setdefault(image.digest, int(rule["rulePriority"]))
         claimed.update(image.digest for image in selected)
     return expiring
+
+
+def expired(policy: Mapping[str, Any], images: Iterable[Image], now: datetime) -> set[str]:
+    """The digests the policy expires."""
+    return set(expiring_rules(policy, images, now))

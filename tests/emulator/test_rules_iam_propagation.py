@@ -1,10 +1,11 @@
-"""Emulator rule 20: a role created seconds ago is not assumable by Lambda yet (opt-in).
+"""Emulator rules 20 and 20b: a role created seconds ago is not assumable yet (opt-in).
 
 IAM is eventually consistent; on AWS, CreateFunction right after CreateRole can fail with
-InvalidParameterValueException "The role defined for the function cannot be assumed by Lambda."
-Plain moto 5.2.5 accepts the role at once, so nothing here could fail there. These tests start an
-emulator of their own with DJANGO_ECS_EMULATOR_IAM_PROPAGATION_SECONDS set (the shared one runs
-without the window, as it is opt-in).
+InvalidParameterValueException "The role defined for the function cannot be assumed by Lambda.",
+and a task whose role is that new stops before its containers run ("ECS was unable to assume the
+role ..."). Plain moto 5.2.5 accepts the role at once, so nothing here could fail there. These
+tests start an emulator of their own with DJANGO_ECS_EMULATOR_IAM_PROPAGATION_SECONDS set (the
+shared one runs without the window, as it is opt-in).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import time
 import uuid
 import zipfile
@@ -24,6 +26,7 @@ import pytest
 from botocore.exceptions import ClientError
 from emulator_cli import parse_exports, run_emulator
 
+from tests.module_runner import run_collection_module
 from tests.playbooks.runner import REPO_ROOT, run_playbook
 from tools.emulator import moto_patched
 
@@ -188,3 +191,92 @@ def test_db_init_role_retries_create_function_while_its_new_role_propagates(
         FunctionName=f"{env_name}-djg-db-init-ander"
     )
     assert function["Role"].endswith(f":role/{env_name}-djg-db-init-ander")
+
+
+ECS_TASKS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def _fargate_task(aws: Aws, name: str) -> tuple[str, str, dict[str, Any]]:
+    """A cluster and a revision whose task role is brand new; the RunTask network to use."""
+    ec2 = aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.91.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.91.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName=name, Description="t", VpcId=vpc)["GroupId"]
+    aws("ecs").create_cluster(clusterName=name)
+    role = aws("iam").create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps(ECS_TASKS_TRUST)
+    )["Role"]["Arn"]
+    revision = aws("ecs").register_task_definition(
+        family=name,
+        taskRoleArn=role,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "app:1", "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    return name, revision, {"subnets": [subnet], "security_groups": [group]}
+
+
+def _exit_running_tasks(aws: Aws, cluster: str, done: threading.Event) -> None:
+    """Stands in for the container exiting 0 (the emulator does not run it): stop what runs."""
+    ecs = aws("ecs")
+    while not done.wait(1):
+        for arn in ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]:
+            ecs.stop_task(cluster=cluster, task=arn, reason="Essential container exited")
+
+
+def test_a_task_whose_role_is_fresh_stops_before_its_containers_run(aws_propagating: Aws) -> None:
+    cluster, revision, network = _fargate_task(aws_propagating, f"ecs-{uuid.uuid4().hex[:8]}")
+    ecs = aws_propagating("ecs")
+    awsvpc = {"subnets": network["subnets"], "securityGroups": network["security_groups"]}
+
+    task = ecs.run_task(
+        cluster=cluster,
+        taskDefinition=revision,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": awsvpc},
+    )["tasks"][0]
+
+    assert task["lastStatus"] == "STOPPED", task
+    assert task["stoppedReason"].startswith("ECS was unable to assume the role 'arn:aws:iam::")
+    assert [c.get("exitCode") for c in task["containers"]] == [None]
+
+
+def test_the_migration_step_retries_until_the_tasks_role_propagated(
+    propagating_env: dict[str, str], aws_propagating: Aws
+) -> None:
+    cluster, revision, network = _fargate_task(aws_propagating, f"mig-{uuid.uuid4().hex[:8]}")
+    done = threading.Event()
+    stopper = threading.Thread(target=_exit_running_tasks, args=(aws_propagating, cluster, done))
+    stopper.start()
+    try:
+        result = run_collection_module(
+            "ecs_run_task",
+            {
+                "cluster": cluster,
+                "task_definition": revision,
+                "network_configuration": network,
+                "wait": True,
+                "wait_timeout": 60,
+            },
+            env={**propagating_env, "AWS_DEFAULT_REGION": "us-east-1"},
+        )
+    finally:
+        done.set()
+        stopper.join()
+
+    # The first task stopped for the role; a later one ran once the window had passed.
+    assert result.get("failed") is not True, result
+    assert result["attempts"] >= 2, result
+    assert result["exit_codes"] == {"app": 0}, result
