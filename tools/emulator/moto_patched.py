@@ -1018,6 +1018,111 @@ def patch_ec2_flow_logs_traffic_type_required() -> None:
     _wrap(FlowLogs, "create_flow_logs", create_flow_logs)
 
 
+# 24. ECR lifecycle policy preview ---------------------------------------------------------------
+def patch_ecr_lifecycle_policy_preview() -> None:
+    """AWS: StartLifecyclePolicyPreview evaluates a lifecycle policy (the one in the request, else
+    the repository's; LifecyclePolicyNotFoundException when there is neither) over the
+    repository's images without expiring anything, and GetLifecyclePolicyPreview answers the
+    images it would expire: previewResults[] of imageDigest, imageTags, imagePushedAt, action
+    {type: EXPIRE}, appliedRulePriority, with status and summary.expiringImageTotalCount
+    (botocore's ecr service model; ECR User Guide, "Previewing a lifecycle policy"); before any
+    preview it answers LifecyclePolicyPreviewNotFoundException. moto 5.2.5 has neither operation.
+    The evaluation follows the documented rules (tools/emulator/ecr_lifecycle.py); AWS runs the
+    preview asynchronously, the emulator completes it at once (status COMPLETE)."""
+    from moto.core.exceptions import ServiceException
+    from moto.core.responses import ActionResult
+    from moto.ecr.exceptions import LifecyclePolicyNotFoundException
+    from moto.ecr.models import Repository
+    from moto.ecr.policy_validation import EcrLifecyclePolicyValidator
+    from moto.ecr.responses import ECRResponse
+
+    from tools.emulator import ecr_lifecycle
+
+    preview_key = "_emulator_lifecycle_preview"
+
+    class LifecyclePolicyPreviewNotFoundException(ServiceException):
+        # A class of our own module: moto looks a moto.core exception up in a "core" model.
+        code = "LifecyclePolicyPreviewNotFoundException"
+
+    def repository(response: ECRResponse) -> Repository:
+        return response.ecr_backend._get_repository(
+            response._get_param("repositoryName"), response._get_param("registryId")
+        )
+
+    def start(response: ECRResponse) -> ActionResult:
+        repo = repository(response)
+        policy_text = response._get_param("lifecyclePolicyText") or repo.lifecycle_policy
+        if not policy_text:
+            raise LifecyclePolicyNotFoundException(repo.name, repo.registry_id)
+        EcrLifecyclePolicyValidator(policy_text).validate()
+        images = [  # repository order is push order: the stable tie-break for equal seconds
+            ecr_lifecycle.Image(
+                image.image_digest,
+                tuple(image.image_tags),
+                datetime.datetime.fromtimestamp(image.image_pushed_at, datetime.UTC),
+            )
+            for image in repo.images
+        ]
+        now = datetime.datetime.now(datetime.UTC)
+        rules = ecr_lifecycle.expiring_rules(json.loads(policy_text), images, now)
+        repo.__dict__[preview_key] = {
+            "policy": policy_text,
+            "results": [
+                {
+                    "imageDigest": image.digest,
+                    "imageTags": list(image.tags),
+                    "imagePushedAt": image.pushed_at,
+                    "action": {"type": "EXPIRE"},
+                    "appliedRulePriority": rules[image.digest],
+                    "storageClass": "STANDARD",
+                }
+                for image in images
+                if image.digest in rules
+            ],
+        }
+        return ActionResult(
+            {
+                "registryId": repo.registry_id,
+                "repositoryName": repo.name,
+                "lifecyclePolicyText": policy_text,
+                "status": "IN_PROGRESS",
+            }
+        )
+
+    def get(response: ECRResponse) -> ActionResult:
+        repo = repository(response)
+        preview = repo.__dict__.get(preview_key)
+        if preview is None:
+            raise LifecyclePolicyPreviewNotFoundException(
+                f"Lifecycle policy preview for the repository with name '{repo.name}' in the "
+                f"registry with id '{repo.registry_id}' not found",
+            )
+        results = preview["results"]
+        wanted = response._get_param("imageIds")
+        if wanted:
+            digests = {image_id.get("imageDigest") for image_id in wanted}
+            tags = {image_id.get("imageTag") for image_id in wanted}
+            results = [
+                r for r in results if r["imageDigest"] in digests or tags & set(r["imageTags"])
+            ]
+        tag_status = (response._get_param("filter") or {}).get("tagStatus", "ANY")
+        if tag_status != "ANY":
+            results = [r for r in results if bool(r["imageTags"]) == (tag_status == "TAGGED")]
+        return ActionResult(
+            {
+                "registryId": repo.registry_id,
+                "repositoryName": repo.name,
+                "lifecyclePolicyText": preview["policy"],
+                "status": "COMPLETE",
+                "previewResults": results,
+                "summary": {"expiringImageTotalCount": len(results)},
+            }
+        )
+
+    ECRResponse.start_lifecycle_policy_preview = start  # type: ignore[attr-defined]
+    ECRResponse.get_lifecycle_policy_preview = get  # type: ignore[attr-defined]
+
+
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
     "moto.awslambda.models": (patch_lambda_role_propagation,),
@@ -1043,6 +1148,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
         patch_ecs_list_tasks_family_validation,
     ),
     "moto.ecr.models": (patch_ecr_manifest_digest,),
+    "moto.ecr.responses": (patch_ecr_lifecycle_policy_preview,),
     "moto.kms.models": (patch_kms_schedule_deletion_by_arn,),
     "moto.elbv2.models": (patch_elbv2_alb_default_attributes,),
     "moto.ecs.models": (patch_ecs_cluster_capacity_providers, patch_ecs_run_task_task_level_memory),
