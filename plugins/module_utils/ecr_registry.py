@@ -149,8 +149,21 @@ def get_image_by_tag(
 
     One tag per call: a response for several tags identifies images, not which tag matched.
     """
+    return _get_image(client, repository, registry_id, {"imageTag": tag})
+
+
+def get_image_by_digest(
+    client: Any, repository: str, registry_id: str | None, digest: str
+) -> dict[str, Any] | None:
+    """The image with this manifest digest, or None."""
+    return _get_image(client, repository, registry_id, {"imageDigest": digest})
+
+
+def _get_image(
+    client: Any, repository: str, registry_id: str | None, image_id: dict[str, str]
+) -> dict[str, Any] | None:
     response = client.batch_get_image(
-        imageIds=[{"imageTag": tag}],
+        imageIds=[image_id],
         acceptedMediaTypes=list(ACCEPTED_MANIFEST_TYPES),
         **_repo_args(repository, registry_id),
         aws_retry=True,

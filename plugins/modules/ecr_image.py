@@ -17,8 +17,8 @@ description:
   - The manifest is stored byte for byte, so the digest ECR reports is the digest of the local
     manifest (the module passes C(imageDigest) and ECR verifies it).
   - Further tags (for example C(latest)) are added by a server-side retag, a PutImage of the same
-    manifest; O(source_tag) retags an image already in the repository without any local files
-    (redeploy an already published artifact).
+    manifest; O(source_tag) or O(source_digest) retags an image already in the repository without
+    any local files (redeploy an already published artifact).
   - Idempotent. When every tag already points at the image's digest nothing is uploaded and
     RV(ignore:changed) is false.
   - Why not amazon.aws or community.aws? Neither ships an image push. C(community.aws.ecs_ecr)
@@ -52,7 +52,7 @@ options:
     description:
       - Local image to publish, an OCI image layout directory, an OCI layout tar archive or a
         C(docker save) archive (optionally gzip-compressed).
-      - Mutually exclusive with O(source_tag).
+      - Mutually exclusive with O(source_tag) and O(source_digest).
     type: path
   source_ref:
     description:
@@ -67,7 +67,15 @@ options:
     description:
       - Tag of an image already in O(repository) to publish under O(tag) and
         O(additional_tags), without local files. Fails when that tag does not exist.
-      - Mutually exclusive with O(path).
+      - Mutually exclusive with O(path) and O(source_digest).
+    type: str
+  source_digest:
+    description:
+      - Manifest digest (C(sha256:...)) of an image already in O(repository) to publish under
+        O(tag) and O(additional_tags), without local files. Fails when no image has that digest.
+      - Unlike O(source_tag), the image cannot change between the moment the digest was read
+        and the retag, for example to point a tag at the exact image a task definition pins.
+      - Mutually exclusive with O(path) and O(source_tag).
     type: str
   part_size:
     description:
@@ -102,6 +110,12 @@ EXAMPLES = r"""
     repository: django-app
     source_tag: "{{ redeploy_sha }}"
     tag: latest
+
+- name: Point deployed-prod at the exact image the service runs
+  django_ecs.aws.ecr_image:
+    repository: django-app
+    source_digest: "{{ app_image.digest }}"
+    tag: deployed-prod
 
 - name: Task definitions reference the digest, not a tag
   ansible.builtin.debug:
@@ -184,6 +198,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "source_ref": {"type": "str"},
     "platform": {"type": "str"},
     "source_tag": {"type": "str"},
+    "source_digest": {"type": "str"},
     "part_size": {"type": "int", "default": 0},
 }
 TAG_EXISTS_CODES = ["ImageTagAlreadyExistsException", "ImageAlreadyExistsException"]
@@ -209,13 +224,19 @@ def resolve_source(module: AnsibleAWSModule, client: Any) -> Published:
         except ImageLayoutError as exc:
             module.fail_json(msg=f"cannot read image at {params['path']}: {exc}")
         return Published(local.manifest.decode(), local.media_type, local.digest, local)
-    image = registry.get_image_by_tag(
-        client, params["repository"], params["registry_id"], params["source_tag"]
-    )
+    if params["source_digest"]:
+        image = registry.get_image_by_digest(
+            client, params["repository"], params["registry_id"], params["source_digest"]
+        )
+        source = f"source digest {params['source_digest']}"
+    else:
+        image = registry.get_image_by_tag(
+            client, params["repository"], params["registry_id"], params["source_tag"]
+        )
+        source = f"source tag {params['source_tag']}"
     if image is None:
         module.fail_json(
-            msg=f"source tag {params['source_tag']} not found in repository "
-            f"{params['repository']}: nothing to retag"
+            msg=f"{source} not found in repository {params['repository']}: nothing to retag"
         )
     media_type = image.get("imageManifestMediaType") or "application/vnd.oci.image.manifest.v1+json"
     return Published(image["imageManifest"], media_type, image["imageId"]["imageDigest"], None)
@@ -326,8 +347,8 @@ def run(module: AnsibleAWSModule, client: Any) -> dict[str, Any]:
 def main() -> None:
     module = AnsibleAWSModule(
         argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("path", "source_tag")],
-        required_one_of=[("path", "source_tag")],
+        mutually_exclusive=[("path", "source_tag", "source_digest")],
+        required_one_of=[("path", "source_tag", "source_digest")],
         supports_check_mode=True,
     )
     if not registry.valid_part_size(module.params["part_size"]):

@@ -141,6 +141,51 @@ def test_missing_source_tag_fails_cleanly(run_module: Run, repository: str) -> N
     assert "source tag nope not found" in result["msg"]
 
 
+def test_source_digest_tags_that_image_even_after_its_tag_moved(
+    run_module: Run, ecr: Any, repository: str, make_oci_layout: Callable[..., Any]
+) -> None:
+    v1 = make_oci_layout("v1", [BASE, APP_V1])
+    v2 = make_oci_layout("v2", [BASE, APP_V2])
+    push(run_module, repository, v1.path, "sha-1", additional_tags=["latest"])
+    push(run_module, repository, v2.path, "sha-2", additional_tags=["latest"])  # latest moved
+
+    args = {"repository": repository, "source_digest": v1.digest, "tag": "deployed-prod"}
+    planned = run_module("ecr_image", args, check_mode=True)
+    tagged = run_module("ecr_image", args)
+    again = run_module("ecr_image", args)
+
+    assert planned["changed"] is True, planned
+    assert planned["tags_updated"] == ["deployed-prod"]
+    assert tagged["changed"] is True, tagged
+    assert tagged["digest"] == v1.digest
+    assert tagged["uploaded_layers"] == []
+    assert tag_digest(ecr, repository, "deployed-prod") == v1.digest
+    assert again["changed"] is False, again
+
+
+def test_check_mode_source_digest_changes_nothing(
+    run_module: Run, ecr: Any, repository: str, make_oci_layout: Callable[..., Any]
+) -> None:
+    v1 = make_oci_layout("v1", [BASE, APP_V1])
+    push(run_module, repository, v1.path, "sha-1")
+
+    args = {"repository": repository, "source_digest": v1.digest, "tag": "deployed-dev"}
+    planned = run_module("ecr_image", args, check_mode=True)
+
+    assert planned["changed"] is True, planned
+    assert tag_digest(ecr, repository, "deployed-dev") is None
+
+
+def test_missing_source_digest_fails_cleanly(run_module: Run, repository: str) -> None:
+    digest = "sha256:" + "0" * 64
+    args = {"repository": repository, "source_digest": digest, "tag": "x"}
+
+    result = run_module("ecr_image", args)
+
+    assert result.get("failed") is True
+    assert f"source digest {digest} not found" in result["msg"]
+
+
 def test_check_mode_reports_the_plan_and_uploads_nothing(
     run_module: Run, ecr: Any, repository: str, make_oci_layout: Callable[..., Any]
 ) -> None:

@@ -3,18 +3,24 @@
 Three environments share one repository (docs/delivery.md): dev deploys each new build, hml a
 recent one, prod one released long ago. The policy is the role's own (roles/ecr/defaults), and
 tools/emulator/ecr_lifecycle.py evaluates it the way the ECR User Guide documents (moto never
-evaluates lifecycle policies)."""
+evaluates lifecycle policies); the emulator answers ECR's lifecycle policy preview with it
+(moto_patched section 24), so the last test asks the repository itself."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import pytest
 import yaml
 
+from tests.playbooks.runner import run_playbook
 from tools.emulator.ecr_lifecycle import Image, expired, matches
 
 DEFAULTS = Path(__file__).resolve().parents[2] / "roles" / "ecr" / "defaults" / "main.yml"
@@ -89,3 +95,84 @@ def test_prefix_list_needs_every_prefix_on_some_tag() -> None:
     assert matches(selection, Image("a", ("v1", "deployed-hml"), START))
     assert not matches(selection, Image("b", ("deployed-hml",), START))
     assert not matches({"tagStatus": "tagged", "tagPrefixList": ["v"]}, Image("c", (), START))
+
+
+@pytest.fixture
+def shared_repository(ecr: Any) -> Iterator[str]:
+    """The repository three environments share, named apart from other tests."""
+    name = f"test-shared-{uuid.uuid4().hex[:10]}"
+    ecr.create_repository(repositoryName=name)
+    yield name
+    ecr.delete_repository(repositoryName=name, force=True)
+
+
+def deploy(
+    aws_env: dict[str, str], repository: str, env_name: str, image_tag: str, manages: bool
+) -> dict[str, Any]:
+    """One environment's app layer, ecr role only (tests/playbooks/ecr_deployed_tag.yml):
+    returns the deployed-tag task's result."""
+    run = run_playbook(
+        "tests/playbooks/ecr_deployed_tag.yml",
+        "local",
+        "-e",
+        json.dumps(
+            {
+                "env_name": env_name,
+                "app_repository_name": repository,
+                "app_manage_repository": manages,
+                "app_build_on_deploy": False,
+                "app_keep_images": 3,
+                "image_tag": image_tag,
+            }
+        ),
+        endpoint=aws_env["AWS_ENDPOINT_URL"],
+        json_output=True,
+    )
+    assert run.returncode == 0, run.output
+    tasks = run.json_result()["plays"][0]["tasks"]
+    return next(
+        task["hosts"]["localhost"]
+        for task in tasks
+        if task["task"]["name"].endswith(
+            "Point this environment's deployed tag at the image it deploys"
+        )
+    )
+
+
+def test_three_environments_deployed_images_survive_the_lifecycle_policy(
+    aws_env: dict[str, str],
+    run_module: Callable[..., dict[str, Any]],
+    ecr: Any,
+    shared_repository: str,
+    make_oci_layout: Callable[..., Any],
+) -> None:
+    # Six builds, oldest first; prod runs the first, hml the fourth, dev the newest.
+    digests = {}
+    for n in range(1, 7):
+        layout = make_oci_layout(f"b{n}", [{"app/build": f"{n}\n".encode()}])
+        pushed = run_module(
+            "ecr_image",
+            {"repository": shared_repository, "path": str(layout.path), "tag": f"sha-{n}"},
+        )
+        digests[n] = pushed["digest"]
+    deployed = {"dev": 6, "hml": 4, "prod": 1}
+
+    for env_name, build in deployed.items():
+        result = deploy(aws_env, shared_repository, env_name, f"sha-{build}", env_name == "dev")
+        assert result["changed"] is True, result
+        assert result["digest"] == digests[build]
+    again = deploy(aws_env, shared_repository, "prod", "sha-1", manages=False)
+
+    assert again["changed"] is False, again
+    ecr.start_lifecycle_policy_preview(repositoryName=shared_repository)  # the role's policy
+    preview = ecr.get_lifecycle_policy_preview(repositoryName=shared_repository)
+    assert preview["status"] == "COMPLETE"
+    expiring = {result["imageDigest"]: result for result in preview["previewResults"]}
+    # Keep the newest 3 (builds 4 to 6): builds 2 and 3 expire, build 1 is prod's and stays.
+    assert set(expiring) == {digests[2], digests[3]}
+    assert {result["appliedRulePriority"] for result in expiring.values()} == {3}
+    for env_name, build in deployed.items():
+        tagged = ecr.batch_get_image(
+            repositoryName=shared_repository, imageIds=[{"imageTag": f"deployed-{env_name}"}]
+        )["images"]
+        assert tagged[0]["imageId"]["imageDigest"] == digests[build]

@@ -66,9 +66,9 @@ def builds(aws: Aws, unique: str) -> Iterator[tuple[str, list[str]]]:
     ecr, name = aws("ecr"), f"rules-ecr-{unique}"
     ecr.create_repository(repositoryName=name)
     digests = [
-        ecr.put_image(repositoryName=name, imageManifest=manifest(n), imageTag=f"sha-{n}")[
-            "image"
-        ]["imageId"]["imageDigest"]
+        ecr.put_image(repositoryName=name, imageManifest=manifest(n), imageTag=f"sha-{n}")["image"][
+            "imageId"
+        ]["imageDigest"]
         for n in range(1, 5)
     ]
     ecr.put_image(repositoryName=name, imageManifest=manifest(1), imageTag="deployed-prod")
