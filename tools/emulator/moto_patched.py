@@ -996,7 +996,69 @@ def patch_lambda_role_propagation() -> None:
     _wrap(LambdaBackend, "update_function_configuration", update_configuration)
 
 
-# Which patches run once moto has imported which module (None: before the server starts).
+ECS_ROLE_NOT_ASSUMABLE = (
+    "ECS was unable to assume the role '{arn}' that was provided for this task. Please verify"
+    " that the role being passed has the proper trust relationship and permissions and that your"
+    " IAM user has permissions to pass this role."
+)
+
+
+def patch_ecs_role_propagation() -> None:
+    """AWS (20b): the same eventual consistency meets a task. When a task's execution or task
+    role (its definition's, or an override's) was created seconds before, ECS cannot assume it
+    yet: the task stops before any container runs, its stoppedReason "ECS was unable to assume
+    the role '<arn>' that was provided for this task. Please verify that the role being passed
+    has the proper trust relationship and permissions..." (the text ECS reports, quoted in
+    boto/boto3#1878 and telia-oss/terraform-aws-ecs-fargate#58, whose fix is to create the task
+    after the role's policy). moto runs the task at once. Opt-in with the same
+    DJANGO_ECS_EMULATOR_IAM_PROPAGATION_SECONDS window as 20, so by default runs never wait."""
+    from moto.core.utils import utcnow
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+
+    window = iam_propagation_seconds(os.environ)
+    if not window:
+        return
+
+    def fresh_role(backend: Any, task_definition: str, overrides: dict[str, Any] | None) -> str:
+        definition = backend.describe_task_definition(task_definition)
+        # moto sets these attributes only when the definition names them.
+        named = [getattr(definition, f"{kind}_role_arn", None) for kind in ("task", "execution")]
+        named += [(overrides or {}).get(key) for key in ("taskRoleArn", "executionRoleArn")]
+        for arn in filter(None, named):
+            try:
+                role = iam_backends[backend.account_id][backend.partition].get_role_by_arn(arn)
+            except NotFoundException:
+                continue
+            if role_still_propagating(role.create_date, utcnow(), window):
+                return arn
+        return ""
+
+    def run_task(
+        original: Callable[..., Any],
+        backend: Any,
+        cluster_str: str,
+        task_definition_str: str,
+        count: int,
+        overrides: dict[str, Any] | None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        unassumable = fresh_role(backend, task_definition_str, overrides)
+        tasks = original(
+            backend, cluster_str, task_definition_str, count, overrides, *args, **kwargs
+        )
+        for task in tasks if unassumable else []:
+            task.last_status = task.desired_status = "STOPPED"
+            task.stopped_reason = ECS_ROLE_NOT_ASSUMABLE.format(arn=unassumable)
+            for container in task.containers:
+                container.last_status, container.exitCode = "STOPPED", None
+        return tasks
+
+    _wrap(EC2ContainerServiceBackend, "run_task", run_task)
+
+
 # 23. EC2 CreateFlowLogs: TrafficType is required for VPC, subnet and interface flow logs ------
 def patch_ec2_flow_logs_traffic_type_required() -> None:
     """AWS: CreateFlowLogs needs TrafficType (ACCEPT, REJECT or ALL) for every resource type
@@ -1123,6 +1185,7 @@ def patch_ecr_lifecycle_policy_preview() -> None:
     ECRResponse.get_lifecycle_policy_preview = get  # type: ignore[attr-defined]
 
 
+# Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
     "moto.awslambda.models": (patch_lambda_role_propagation,),
@@ -1151,7 +1214,11 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     "moto.ecr.responses": (patch_ecr_lifecycle_policy_preview,),
     "moto.kms.models": (patch_kms_schedule_deletion_by_arn,),
     "moto.elbv2.models": (patch_elbv2_alb_default_attributes,),
-    "moto.ecs.models": (patch_ecs_cluster_capacity_providers, patch_ecs_run_task_task_level_memory),
+    "moto.ecs.models": (
+        patch_ecs_cluster_capacity_providers,
+        patch_ecs_run_task_task_level_memory,
+        patch_ecs_role_propagation,
+    ),
     "moto.applicationautoscaling.responses": (patch_application_autoscaling_tags,),
 }
 
