@@ -71,3 +71,20 @@ def test_local_inventory_refuses_a_non_loopback_endpoint() -> None:
     )
     assert run.returncode != 0
     assert "AWS_ENDPOINT_URL must be a loopback URL" in run.output
+
+
+def test_flow_logs_retention_is_checked_where_flow_logs_are_on() -> None:
+    # prod has flow logs on: its network layer's own check names the setting it derives from.
+    assert_fails_before_aws(
+        ["log_retention_days=8"],
+        "log_retention_days (vpc_flow_logs_retention_days) must be one of CloudWatch Logs'",
+        "got '8'",
+        inventory="prod",
+    )
+
+
+def test_bad_flow_logs_settings_are_named() -> None:
+    assert_fails_before_aws(
+        ["vpc_flow_logs=true", "vpc_flow_logs_traffic_type=SOME"],
+        "vpc_flow_logs_traffic_type must be one of: ACCEPT, REJECT, ALL, got: SOME",
+    )

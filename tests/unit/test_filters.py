@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
+import botocore.session
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.django_ecs.aws.plugins.filter.cidr import carve_subnets
@@ -15,6 +17,8 @@ from ansible_collections.django_ecs.aws.plugins.filter.network import (
     subnet_summary,
 )
 from ansible_collections.django_ecs.aws.plugins.filter.tags import merge_tags
+from ansible_collections.django_ecs.aws.plugins.module_utils.log_retention import RETENTION_DAYS
+from ansible_collections.django_ecs.aws.plugins.test.log_retention import TestModule
 
 DEV_NAMING = {"env": "dev", "service": "djg", "client": "ander"}
 GLOBAL_TAGS = {"Project": "django-ecs", "Owner": "platform-team", "ManagedBy": "ansible"}
@@ -223,3 +227,13 @@ def test_ecs_service_drift_finds_each_field_ecs_service_ignores(
 ) -> None:
     drift = ecs_service_drift(live_service(**change), ECS_WANTED)
     assert drift and drift[0].split(":")[0] == field
+
+
+def test_log_retention_accepts_exactly_the_periods_botocore_documents() -> None:
+    documented = botocore.session.get_session().get_service_model("logs").shape_for("Days")
+    listed = re.search(r"Possible values are: ([0-9, and]+)\.", documented.documentation)
+    assert listed, documented.documentation
+    assert tuple(int(n) for n in re.findall(r"[0-9]+", listed.group(1))) == RETENTION_DAYS
+    log_retention = TestModule().tests()["log_retention"]
+    assert all(log_retention(days) and log_retention(str(days)) for days in RETENTION_DAYS)
+    assert not any(log_retention(bad) for bad in (0, 8, "4000", "", "7d", None, -7))
