@@ -33,6 +33,7 @@ _value:
   type: bool
 """
 
+
 class TestModule:
     def tests(self) -> dict[str, Callable[[Any], bool]]:
         return {"log_retention": is_retention_days}
