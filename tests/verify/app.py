@@ -83,7 +83,10 @@ def check_repository(checker: Checker, app: App) -> None:
         f"ECR: tag mutability {repo['imageTagMutability']}",
     )
     filters = [f["filter"] for f in repo.get("imageTagMutabilityExclusionFilters", [])]
-    checker.check(filters == ["latest"], f"ECR: mutable tags {filters}, want ['latest']")
+    checker.check(
+        sorted(filters) == ["deployed-*", "latest"],
+        f"ECR: mutable tags {filters}, want ['deployed-*', 'latest']",
+    )
     policy = json.loads(
         app.ecr.get_lifecycle_policy(repositoryName=repo["repositoryName"])["lifecyclePolicyText"]
     )
@@ -97,6 +100,11 @@ def check_repository(checker: Checker, app: App) -> None:
     )
     tags = pairs(app.ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"])
     checker.tags("ECR repository", tags, expected["tags"])
+    first = min(policy["rules"], key=lambda rule: rule["rulePriority"])["selection"]
+    checker.check(
+        first.get("tagPrefixList") == ["deployed-"] and first.get("countNumber", 0) >= 9999,
+        f"ECR: the first lifecycle rule does not keep the deployed images: {first}",
+    )
 
 
 def check_roles(checker: Checker, app: App, task: dict[str, Any]) -> None:
@@ -168,6 +176,15 @@ def check_container(checker: Checker, app: App, task: dict[str, Any]) -> None:
     checker.check(
         "@sha256:" in container["image"],
         f"container: image not pinned by digest {container['image']}",
+    )
+    repository, _, digest = container["image"].rpartition("@")
+    deployed = app.ecr.describe_images(
+        repositoryName=repository.split("/", 1)[-1], imageIds=[{"imageDigest": digest}]
+    )["imageDetails"]
+    deployed_tag = f"deployed-{expected['naming']['env']}"
+    checker.check(
+        bool(deployed) and deployed_tag in deployed[0].get("imageTags", []),
+        f"ECR: the running image {digest} is not tagged {deployed_tag} (lifecycle protection)",
     )
     environment = pairs(container.get("environment", []), "name", "value")
     db = app.rds.describe_db_instances(DBInstanceIdentifier=name(expected, "db"))["DBInstances"][0]
