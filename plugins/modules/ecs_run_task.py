@@ -283,11 +283,12 @@ def start_task(client: Any, request: dict[str, Any]) -> dict[str, Any]:
 
 def wait_stopped(client: Any, cluster: str, task_arn: str, timeout: int) -> dict[str, Any]:
     waiter = client.get_waiter("tasks_stopped")
-    attempts = max(1, -(-timeout // WAIT_DELAY))
+    # The waiter reads at once, then every delay: a short timeout still gets several reads.
+    delay = min(WAIT_DELAY, max(1, timeout // 3))
     waiter.wait(
         cluster=cluster,
         tasks=[task_arn],
-        WaiterConfig={"Delay": WAIT_DELAY, "MaxAttempts": attempts},
+        WaiterConfig={"Delay": delay, "MaxAttempts": 1 + -(-timeout // delay)},
     )
     return client.describe_tasks(cluster=cluster, tasks=[task_arn], aws_retry=True)["tasks"][0]
 
