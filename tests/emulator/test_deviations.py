@@ -14,6 +14,8 @@ import pg8000.native
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.aws_policies import service_trust
+
 Aws = Callable[[str], Any]
 
 MANAGED_POLICIES = (
@@ -30,16 +32,6 @@ ENGINE_DEFAULTS_WE_TUNE = (
     "rds.log_retention_period",
     "shared_preload_libraries",
 )
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 def _vpc_subnet(ec2: Any, cidr: str) -> tuple[str, str]:
@@ -72,7 +64,7 @@ def test_aws_managed_policies_exist(aws: Aws) -> None:
 
 def test_lambda_invoke_answers_without_docker(aws: Aws, unique: str) -> None:
     role = aws("iam").create_role(
-        RoleName=f"fn-{unique}", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
+        RoleName=f"fn-{unique}", AssumeRolePolicyDocument=service_trust("lambda.amazonaws.com")
     )
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:

@@ -23,6 +23,7 @@ from typing import Any
 import pg8000.native
 import pytest
 
+from tests.aws_policies import service_trust
 from tests.module_runner import run_collection_module
 
 Aws = Callable[[str], Any]
@@ -30,16 +31,6 @@ Deploy = Callable[..., str]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DB_INIT_HANDLER_DIR = REPO_ROOT / "files" / "lambda" / "db_init"
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 ACCOUNT = "123456789012"  # moto's default account
 
 
@@ -66,7 +57,7 @@ def deploy(aws: Aws, unique: str) -> Deploy:
     ) -> str:
         name = f"fn-{unique}"
         role = aws("iam").create_role(
-            RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
+            RoleName=name, AssumeRolePolicyDocument=service_trust("lambda.amazonaws.com")
         )["Role"]["Arn"]
         code = package if package is not None else _zip({"handler.py": textwrap.dedent(source)})
         aws("lambda").create_function(

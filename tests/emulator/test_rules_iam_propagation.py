@@ -11,7 +11,6 @@ shared one runs without the window, as it is opt-in).
 from __future__ import annotations
 
 import io
-import json
 import os
 import threading
 import time
@@ -26,6 +25,7 @@ import pytest
 from botocore.exceptions import ClientError
 from emulator_cli import parse_exports, run_emulator
 
+from tests.aws_policies import service_trust
 from tests.module_runner import run_collection_module
 from tests.playbooks.runner import REPO_ROOT, run_playbook
 from tools.emulator import moto_patched
@@ -36,16 +36,6 @@ Aws = Callable[[str], Any]
 # Longer than the role's own tasks between CreateRole and CreateFunction (its inline policy,
 # the log group): the first CreateFunction must meet a role still propagating.
 WINDOW_SECONDS = 12
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 DEPLOY_TASK = "Deploy the function in the private subnets (redeployed only when the zip changes)"
 
 
@@ -89,9 +79,9 @@ def _package() -> bytes:
 
 
 def _role(aws: Aws, name: str) -> str:
-    return aws("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))[
-        "Role"
-    ]["Arn"]
+    return aws("iam").create_role(
+        RoleName=name, AssumeRolePolicyDocument=service_trust("lambda.amazonaws.com")
+    )["Role"]["Arn"]
 
 
 def _create_function(aws: Aws, name: str, role: str) -> dict[str, Any]:
@@ -193,18 +183,6 @@ def test_db_init_role_retries_create_function_while_its_new_role_propagates(
     assert function["Role"].endswith(f":role/{env_name}-djg-db-init-ander")
 
 
-ECS_TASKS_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
-
-
 def _fargate_task(aws: Aws, name: str) -> tuple[str, str, dict[str, Any]]:
     """A cluster and a revision whose task role is brand new; the RunTask network to use."""
     ec2 = aws("ec2")
@@ -214,7 +192,7 @@ def _fargate_task(aws: Aws, name: str) -> tuple[str, str, dict[str, Any]]:
     group = ec2.create_security_group(GroupName=name, Description="t", VpcId=vpc)["GroupId"]
     aws("ecs").create_cluster(clusterName=name)
     role = aws("iam").create_role(
-        RoleName=name, AssumeRolePolicyDocument=json.dumps(ECS_TASKS_TRUST)
+        RoleName=name, AssumeRolePolicyDocument=service_trust("ecs-tasks.amazonaws.com")
     )["Role"]["Arn"]
     revision = aws("ecs").register_task_definition(
         family=name,
