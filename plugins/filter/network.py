@@ -1,8 +1,15 @@
-"""Summaries of ``*_info`` results: the small, stable shapes the roles and outputs files use."""
+"""Summaries of ``*_info`` results: the small, stable shapes the roles and outputs files use.
+
+The logic lives in ``module_utils/network_lookup.py`` (over boto3 shapes, shared with the
+``network_lookup`` and ``network_state`` modules); these filters only turn the ``*_info`` modules'
+snake_case results back into those shapes."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from ansible.module_utils.common.dict_transformations import snake_dict_to_camel_dict
+from ansible_collections.django_ecs.aws.plugins.module_utils import network_lookup
 
 DOCUMENTATION = r"""
 name: subnet_summary
@@ -31,44 +38,39 @@ _value:
   elements: dict
 """
 
-_DEFAULT_ROUTE = "0.0.0.0/0"
-_TARGET_KEYS = ("nat_gateway_id", "instance_id", "gateway_id", "network_interface_id")
+
+def _boto3_tags(resource: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in (resource.get("tags") or {}).items()]
 
 
 def subnet_summary(subnets: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Return ``{id, az, cidr, tier}`` per subnet, sorted by AZ then tier."""
-    summary = [
+    described = [
         {
-            "id": subnet["id"],
-            "az": subnet.get("availability_zone", ""),
-            "cidr": subnet.get("cidr_block", ""),
-            "tier": (subnet.get("tags") or {}).get("Tier", ""),
+            "SubnetId": subnet["id"],
+            "AvailabilityZone": subnet.get("availability_zone", ""),
+            "CidrBlock": subnet.get("cidr_block", ""),
+            "Tags": _boto3_tags(subnet),
         }
         for subnet in subnets or []
     ]
-    return sorted(summary, key=lambda item: (item["az"], item["tier"]))
-
-
-def _default_route_target(route_table: dict[str, Any]) -> str:
-    for route in route_table.get("routes") or []:
-        if route.get("destination_cidr_block") == _DEFAULT_ROUTE:
-            for key in _TARGET_KEYS:
-                if route.get(key):
-                    return str(route[key])
-    return ""
+    return network_lookup.subnet_summary(described)
 
 
 def route_table_summary(route_tables: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Return ``{id, az, default_target}`` per route table (AZ from its tag), sorted by AZ."""
-    summary = [
+    described = [
         {
-            "id": table["id"] if "id" in table else table["route_table_id"],
-            "az": (table.get("tags") or {}).get("AvailabilityZone", ""),
-            "default_target": _default_route_target(table),
+            "RouteTableId": table["id"] if "id" in table else table["route_table_id"],
+            "Tags": _boto3_tags(table),
+            "Routes": [
+                snake_dict_to_camel_dict(route, capitalize_first=True)
+                for route in table.get("routes") or []
+            ],
         }
         for table in route_tables or []
     ]
-    return sorted(summary, key=lambda item: item["az"])
+    return network_lookup.route_table_summary(described)
 
 
 class FilterModule:

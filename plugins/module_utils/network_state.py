@@ -21,8 +21,14 @@ from ansible_collections.django_ecs.aws.plugins.module_utils.flow_logs import (
     flow_logs_trust_policy,
 )
 from ansible_collections.django_ecs.aws.plugins.module_utils.naming import resource_name
+from ansible_collections.django_ecs.aws.plugins.module_utils.network_lookup import (
+    DEFAULT_ROUTE,
+    default_route_target,
+    route_table_summary,
+    subnets_of_tier,
+    tag_map,
+)
 
-DEFAULT_ROUTE = "0.0.0.0/0"
 LIVE_INSTANCE_STATES = ("pending", "running", "stopping", "stopped")
 LIVE_NAT_GATEWAY_STATES = ("pending", "available")
 EC2_TRUST_POLICY = {
@@ -88,10 +94,6 @@ class ObservedNetwork:
         return self.vpcs[0] if len(self.vpcs) == 1 else None
 
 
-def tag_map(resource: dict[str, Any]) -> dict[str, str]:
-    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags") or []}
-
-
 def _tag_drift(what: str, resource: dict[str, Any], wanted: dict[str, str]) -> list[str]:
     actual = tag_map(resource)
     if actual == wanted:
@@ -115,19 +117,6 @@ def _subnet_ids_by_tier(desired: DesiredNetwork, observed: ObservedNetwork) -> d
 
 def _associated_subnets(route_table: dict[str, Any]) -> set[str]:
     return {a["SubnetId"] for a in route_table.get("Associations") or [] if a.get("SubnetId")}
-
-
-def _default_route_target(route_table: dict[str, Any]) -> str:
-    for route in route_table.get("Routes") or []:
-        if route.get("DestinationCidrBlock") == DEFAULT_ROUTE:
-            return (
-                route.get("NatGatewayId")
-                or route.get("InstanceId")
-                or route.get("GatewayId")
-                or route.get("NetworkInterfaceId")
-                or ""
-            )
-    return ""
 
 
 def _vpc_core_drift(desired: DesiredNetwork, observed: ObservedNetwork) -> list[str]:
@@ -185,7 +174,7 @@ def _route_table_drift(desired: DesiredNetwork, observed: ObservedNetwork) -> li
             for r in table.get("Routes") or []
             if r.get("GatewayId") != "local" and r.get("DestinationCidrBlock") != DEFAULT_ROUTE
         ]
-        if _default_route_target(table) != igw_id or extra:
+        if default_route_target(table) != igw_id or extra:
             drift.append(f"{public_name}: routes differ (want only 0.0.0.0/0 -> {igw_id})")
     for wanted in (s for s in desired.subnets if s["tier"] == "private"):
         resource = f"rt-private-{wanted['az']}"
@@ -373,7 +362,7 @@ def nat_instance_drift(desired: DesiredNetwork, observed: ObservedNetwork) -> li
         desired, observed
     )
     for table in _private_route_tables(desired, observed):
-        if _default_route_target(table) != instance["InstanceId"]:
+        if default_route_target(table) != instance["InstanceId"]:
             drift.append(
                 f"route table {table['RouteTableId']}: default route not via the NAT instance"
             )
@@ -412,7 +401,7 @@ def nat_gateway_drift(desired: DesiredNetwork, observed: ObservedNetwork) -> lis
     first = next(iter(gateway_by_az.values()))
     for table in _private_route_tables(desired, observed):
         az = tag_map(table).get("AvailabilityZone", "")
-        if _default_route_target(table) != gateway_by_az.get(az, first):
+        if default_route_target(table) != gateway_by_az.get(az, first):
             drift.append(
                 f"route table {table['RouteTableId']}: default route not via the {az} gateway"
             )
@@ -422,32 +411,15 @@ def nat_gateway_drift(desired: DesiredNetwork, observed: ObservedNetwork) -> lis
 def network_outputs(desired: DesiredNetwork, observed: ObservedNetwork, nat_mode: str) -> dict:
     """The network layer's outputs file (``outputs/<env>/network.json``)."""
     vpc = observed.vpc or {}
-
-    def subnets(tier: str) -> list[dict[str, str]]:
-        found = [
-            {"id": s["SubnetId"], "az": s["AvailabilityZone"], "cidr": s["CidrBlock"], "tier": tier}
-            for s in observed.subnets
-            if tag_map(s).get("Tier") == tier
-        ]
-        return sorted(found, key=lambda s: s["az"])
-
     running = [i for i in observed.nat_instances if i.get("State", {}).get("Name") == "running"]
     instance = running[0] if running else {}
-    tables = [
-        {
-            "id": t["RouteTableId"],
-            "az": tag_map(t).get("AvailabilityZone", ""),
-            "default_target": _default_route_target(t),
-        }
-        for t in _private_route_tables(desired, observed)
-    ]
     return {
         "environment": desired.naming["env"],
         "vpc_id": vpc.get("VpcId", ""),
         "vpc_cidr": vpc.get("CidrBlock", ""),
-        "public_subnets": subnets("public"),
-        "private_subnets": subnets("private"),
-        "private_route_tables": sorted(tables, key=lambda t: t["az"]),
+        "public_subnets": subnets_of_tier(observed.subnets, "public"),
+        "private_subnets": subnets_of_tier(observed.subnets, "private"),
+        "private_route_tables": route_table_summary(_private_route_tables(desired, observed)),
         "nat_mode": nat_mode,
         "nat_instance_id": instance.get("InstanceId", ""),
         "nat_instance_public_ip": instance.get("PublicIpAddress", ""),

@@ -22,7 +22,10 @@ from tests.playbooks.runner import PlaybookRun, run_playbook
 NOT_PUBLISHED = "The image to deploy is not published"
 STOPPED = "Stopping before the app layer creates anything."
 PLAN_NOTE = "Plan note: a run would stop here, before the app layer creates anything."
-FIRST_LOOKUP = "TASK [django_ecs.aws.network_lookup : Find the VPC by its Name tag]"
+FIRST_LOOKUP = (
+    "TASK [django_ecs.aws.network_lookup : "
+    "Find the VPC by its Name tag, with its subnets and private route tables]"
+)
 
 
 @pytest.fixture

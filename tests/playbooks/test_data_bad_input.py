@@ -13,7 +13,9 @@ import pytest
 from tests.playbooks.runner import run_playbook
 
 # The layer's first AWS call: a bad input must stop the play before it.
-FIRST_AWS_TASK = "network_lookup : Find the VPC by its Name tag"
+FIRST_AWS_TASK = (
+    "network_lookup : Find the VPC by its Name tag, with its subnets and private route tables"
+)
 # What `site.yml --tags data` runs; test_tags_data_reaches_the_data_layer covers the tag path.
 DATA_PLAYBOOK = "playbooks/data.yml"
 

@@ -1,0 +1,142 @@
+# Copyright: contributors to django_ecs.aws
+# Apache License 2.0 (see galaxy.yml)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: converged
+short_description: Whether a role part may be skipped, and why not
+version_added: 0.1.0
+description:
+  - Used as the first task of a role part, inside the role, where every variable of its argument
+    spec has the value the role would use. Fingerprints each of them and the collection's code,
+    and compares both and the live state read by M(django_ecs.aws.converged_state) with the part's
+    stamp.
+  - Returns C(in_sync) (the part may be skipped), C(reasons) (why it must run, for the plan),
+    C(code) and C(inputs) (for M(django_ecs.aws.converged_record)) and C(outputs) (the facts the part
+    published when it was recorded).
+  - Only digests of the inputs leave the controller; values are never stored.
+options:
+  _terms:
+    description: The role part, e.g. C(ecs_service) or C(rds_available).
+    required: true
+  role:
+    description: The role whose C(meta/argument_specs.yml) lists the inputs; defaults to the part.
+    type: str
+  entry_point:
+    description: The argument spec entry point listing the part's inputs.
+    type: str
+    default: main
+  state:
+    description: The registered result of M(django_ecs.aws.converged_state) (empty when it did not run).
+    type: dict
+    default: {}
+  fast_path:
+    description: False to run every part in full (C(converged_fast_path=false)); reasons are still reported.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Compare with what this role last converged
+  ansible.builtin.set_fact:
+    _ecs_cluster_converged: >-
+      {{ lookup('django_ecs.aws.converged', 'ecs_cluster', state=ecs_cluster_converged_state,
+                fast_path=ecs_cluster_fast_path) }}
+"""
+
+RETURN = r"""
+_raw:
+  description: C({in_sync, reasons, code, inputs, outputs}).
+  type: dict
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ansible.errors import AnsibleError, AnsibleUndefinedVariable
+from ansible.module_utils.ansible_release import __version__ as ansible_core_version
+from ansible.plugins.lookup import LookupBase
+from ansible_collections.django_ecs.aws.plugins.module_utils.converged import (
+    fingerprint,
+    role_reasons,
+)
+
+COLLECTION_ROOT = Path(__file__).resolve().parents[2]
+# What decides the calls a role makes: every role (roles import each other), the plugins and the
+# layer playbooks, plus the versions of the collections whose modules they call.
+CODE_DIRECTORIES = ("roles", "plugins", "playbooks")
+DEPENDENCIES = ("amazon.aws", "community.aws")
+UNDEFINED = "<undefined>"
+# A part's own fast-path settings say where and whether to look, not what AWS receives.
+NOT_INPUTS = ("_converged_state", "_converged_path", "_fast_path")
+
+
+def _dependency_version(name: str) -> str:
+    namespace, collection = name.split(".")
+    try:
+        package = __import__(f"ansible_collections.{namespace}.{collection}", fromlist=["_"])
+        manifest = Path(next(iter(package.__path__))) / "MANIFEST.json"
+        return json.loads(manifest.read_text())["collection_info"]["version"]
+    except (ImportError, OSError, KeyError, ValueError, StopIteration):
+        return "unknown"
+
+
+def code_fingerprint(root: Path = COLLECTION_ROOT) -> str:
+    digests = []
+    for directory in CODE_DIRECTORIES:
+        for path in sorted((root / directory).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digests.append((str(path.relative_to(root)), fingerprint(path.read_bytes().hex())))
+    versions = {name: _dependency_version(name) for name in DEPENDENCIES}
+    return fingerprint(
+        {"files": digests, "versions": versions, "ansible-core": ansible_core_version}
+    )
+
+
+def input_names(role: str, entry_point: str, root: Path = COLLECTION_ROOT) -> list[str]:
+    specs = yaml.safe_load((root / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    try:
+        options = specs["argument_specs"][entry_point]["options"]
+    except KeyError as error:
+        raise AnsibleError(
+            f"converged: role {role} has no argument spec entry point {entry_point}"
+        ) from error
+    return sorted(name for name in options if not name.endswith(NOT_INPUTS))
+
+
+class LookupModule(LookupBase):
+    def run(
+        self, terms: list[str], variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> list[dict]:
+        self.set_options(var_options=variables, direct=kwargs)
+        variables = variables or {}
+        part = terms[0]
+        role = self.get_option("role") or part
+        inputs = {
+            name: fingerprint(self._value(variables, name))
+            for name in input_names(role, self.get_option("entry_point"))
+        }
+        code = code_fingerprint()
+        state = (self.get_option("state") or {}).get("parts", {}).get(part) or {}
+        stamp = state if state.get("recorded") else None
+        reasons = role_reasons(stamp, code, inputs, state.get("live_drift", []))
+        fast_path = bool(self.get_option("fast_path"))
+        return [
+            {
+                "in_sync": fast_path and not reasons,
+                "reasons": reasons if fast_path else ["fast path off", *reasons],
+                "code": code,
+                "inputs": inputs,
+                "outputs": state.get("outputs", {}),
+            }
+        ]
+
+    def _value(self, variables: dict[str, Any], name: str) -> Any:
+        if name not in variables:
+            return UNDEFINED
+        try:
+            return self._templar.template(variables[name])
+        except AnsibleUndefinedVariable:
+            return UNDEFINED

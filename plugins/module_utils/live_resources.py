@@ -1,0 +1,428 @@
+# Copyright: contributors to django_ecs.aws
+# Apache License 2.0 (see galaxy.yml)
+"""Read one resource as AWS describes it, for the fast path's stamps (``converged``).
+
+Each reader takes a ``client(service)`` factory and the resource as a role recorded it (a
+``kind`` plus identifiers) and returns what AWS says about it, or ``None`` when it does not exist.
+Readers return whole ``describe``/``get`` answers, minus fields that change without anyone
+changing the resource (counters, states, timestamps of use): everything else AWS reports is
+compared, so a field no one thought of still counts as drift. A reader that misses a volatile field
+only costs speed (the role runs in full every time), never a wrong skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from ansible_collections.django_ecs.aws.plugins.module_utils.converged import (
+    field_fingerprints,
+    resource_key,
+)
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore.exceptions
+
+Clients = Callable[[str], Any]
+Reader = Callable[[Clients, dict[str, Any]], "dict[str, Any] | None"]
+
+_NOT_FOUND_CODES = {
+    "AccessPointNotFound",
+    "ClusterNotFoundException",
+    "DBInstanceNotFound",
+    "DBInstanceNotFoundFault",
+    "DBParameterGroupNotFound",
+    "DBParameterGroupNotFoundFault",
+    "DBSubnetGroupNotFoundFault",
+    "InvalidGroup.NotFound",
+    "LifecyclePolicyNotFoundException",
+    "LoadBalancerNotFound",
+    "LoadBalancerNotFoundException",
+    "NoSuchBucket",
+    "NoSuchBucketPolicy",
+    "NoSuchEntity",
+    "NoSuchLifecycleConfiguration",
+    "NoSuchPublicAccessBlockConfiguration",
+    "NotFoundException",
+    "OwnershipControlsNotFoundError",
+    "ImageNotFoundException",
+    "RepositoryNotFoundException",
+    "RepositoryPolicyNotFoundException",
+    "ResourceNotFoundException",
+    "ResourceNotFound",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "TargetGroupNotFound",
+    "TargetGroupNotFoundException",
+    "NoSuchTagSet",
+    "DashboardNotFoundError",
+}
+
+
+def _optional(call: Callable[..., Any], **kwargs: Any) -> Any:
+    """The answer, or None when AWS says the thing (or an optional part of it) does not exist."""
+    try:
+        return call(**kwargs)
+    except botocore.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") in _NOT_FOUND_CODES:
+            return None
+        raise
+
+
+def _without(described: dict[str, Any], *volatile: str) -> dict[str, Any]:
+    answer = {key: value for key, value in described.items() if key not in volatile}
+    answer.pop("ResponseMetadata", None)
+    return answer
+
+
+def ecs_cluster(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    answer = client("ecs").describe_clusters(
+        clusters=[resource["name"]], include=["SETTINGS", "TAGS", "CONFIGURATIONS"]
+    )
+    active = [c for c in answer.get("clusters", []) if c.get("status") == "ACTIVE"]
+    if not active:
+        return None
+    return _without(
+        active[0],
+        "registeredContainerInstancesCount",
+        "runningTasksCount",
+        "pendingTasksCount",
+        "activeServicesCount",
+        "statistics",
+        "attachmentsStatus",
+    )
+
+
+def ecs_service(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    answer = _optional(
+        client("ecs").describe_services,
+        cluster=resource["cluster"],
+        services=[resource["name"]],
+        include=["TAGS"],
+    )
+    active = [s for s in (answer or {}).get("services", []) if s.get("status") == "ACTIVE"]
+    if not active:
+        return None
+    # desiredCount belongs to autoscaling once the service exists (the role keeps the live one).
+    return _without(
+        active[0],
+        "deployments",
+        "events",
+        "runningCount",
+        "pendingCount",
+        "desiredCount",
+        "taskSets",
+    )
+
+
+def ecs_task_definition(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    answer = _optional(
+        client("ecs").describe_task_definition, taskDefinition=resource["name"], include=["TAGS"]
+    )
+    if not answer or answer["taskDefinition"].get("status") != "ACTIVE":
+        return None
+    described = _without(answer["taskDefinition"], "registeredAt", "registeredBy")
+    return {**described, "tags": answer.get("tags", [])}
+
+
+def iam_role(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    iam = client("iam")
+    answer = _optional(iam.get_role, RoleName=resource["name"])
+    if not answer:
+        return None
+    inline = {}
+    for page in iam.get_paginator("list_role_policies").paginate(RoleName=resource["name"]):
+        for policy in page["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=resource["name"], PolicyName=policy)
+            inline[policy] = document["PolicyDocument"]
+    attached = [
+        policy["PolicyArn"]
+        for page in iam.get_paginator("list_attached_role_policies").paginate(
+            RoleName=resource["name"]
+        )
+        for policy in page["AttachedPolicies"]
+    ]
+    role = _without(answer["Role"], "RoleLastUsed")
+    return {**role, "InlinePolicies": inline, "AttachedPolicies": sorted(attached)}
+
+
+def security_group(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    answer = _optional(client("ec2").describe_security_groups, GroupIds=[resource["id"]])
+    groups = (answer or {}).get("SecurityGroups", [])
+    return _without(groups[0]) if groups else None
+
+
+def secret(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    # The description only: the value is never read, so no digest of it is stored anywhere.
+    answer = _optional(client("secretsmanager").describe_secret, SecretId=resource["name"])
+    if not answer or answer.get("DeletedDate"):
+        return None
+    return _without(answer, "LastAccessedDate", "NextRotationDate")
+
+
+def scalable_target(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    autoscaling = client("application-autoscaling")
+    targets = autoscaling.describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=[resource["id"]]
+    )["ScalableTargets"]
+    if not targets:
+        return None
+    policies = autoscaling.describe_scaling_policies(
+        ServiceNamespace="ecs", ResourceId=resource["id"]
+    )["ScalingPolicies"]
+    return {
+        "ScalableTargets": [_without(t, "CreationTime") for t in targets],
+        "ScalingPolicies": sorted(
+            (_without(p, "CreationTime") for p in policies), key=lambda p: p.get("PolicyName", "")
+        ),
+    }
+
+
+def log_group(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    logs = client("logs")
+    for page in logs.get_paginator("describe_log_groups").paginate(
+        logGroupNamePrefix=resource["name"]
+    ):
+        for group in page["logGroups"]:
+            if group["logGroupName"] == resource["name"]:
+                tags = logs.list_tags_log_group(logGroupName=resource["name"]).get("tags", {})
+                return {**_without(group, "storedBytes"), "tags": tags}
+    return None
+
+
+def alarms(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    cloudwatch = client("cloudwatch")
+    found: dict[str, Any] = {}
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(
+        AlarmNamePrefix=resource["prefix"]
+    ):
+        for alarm in page["MetricAlarms"] + page.get("CompositeAlarms", []):
+            found[alarm["AlarmName"]] = _without(
+                alarm,
+                "StateValue",
+                "StateReason",
+                "StateReasonData",
+                "StateUpdatedTimestamp",
+                "StateTransitionedTimestamp",
+            )
+    return found or None
+
+
+def dashboard(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    answer = _optional(client("cloudwatch").get_dashboard, DashboardName=resource["name"])
+    return _without(answer) if answer else None
+
+
+def sns_topic(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    sns = client("sns")
+    answer = _optional(sns.get_topic_attributes, TopicArn=resource["id"])
+    if not answer:
+        return None
+    attributes = _without(
+        answer["Attributes"],
+        "SubscriptionsConfirmed",
+        "SubscriptionsPending",
+        "SubscriptionsDeleted",
+    )
+    subscriptions = sorted(
+        (s["Protocol"], s["Endpoint"])
+        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(
+            TopicArn=resource["id"]
+        )
+        for s in page["Subscriptions"]
+    )
+    tags = sns.list_tags_for_resource(ResourceArn=resource["id"]).get("Tags", [])
+    return {"Attributes": attributes, "Subscriptions": subscriptions, "Tags": tags}
+
+
+def kms_key(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    kms = client("kms")
+    answer = _optional(kms.describe_key, KeyId=resource["id"])
+    if not answer or answer["KeyMetadata"].get("KeyState") != "Enabled":
+        return None
+    key_id = answer["KeyMetadata"]["KeyId"]
+    return {
+        "KeyMetadata": answer["KeyMetadata"],
+        "Policy": kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"],
+        "RotationEnabled": kms.get_key_rotation_status(KeyId=key_id).get("KeyRotationEnabled"),
+        "Tags": kms.list_resource_tags(KeyId=key_id).get("Tags", []),
+    }
+
+
+def ecr_repository(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    ecr = client("ecr")
+    answer = _optional(ecr.describe_repositories, repositoryNames=[resource["name"]])
+    if not answer:
+        return None
+    repository = answer["repositories"][0]
+    policy = _optional(ecr.get_repository_policy, repositoryName=resource["name"])
+    lifecycle = _optional(ecr.get_lifecycle_policy, repositoryName=resource["name"])
+    tags = ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"]).get("tags", [])
+    return {
+        **repository,
+        "policyText": (policy or {}).get("policyText"),
+        "lifecyclePolicyText": (lifecycle or {}).get("lifecyclePolicyText"),
+        "tags": tags,
+    }
+
+
+def ecr_image(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    answer = _optional(
+        client("ecr").describe_images,
+        repositoryName=resource["repository"],
+        imageIds=[{"imageTag": resource["tag"]}],
+    )
+    details = (answer or {}).get("imageDetails", [])
+    if not details:
+        return None
+    return {
+        "imageDigest": details[0]["imageDigest"],
+        "imageTags": sorted(details[0].get("imageTags", [])),
+    }
+
+
+def load_balancer(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    elbv2 = client("elbv2")
+    answer = _optional(elbv2.describe_load_balancers, Names=[resource["name"]])
+    if not answer or not answer["LoadBalancers"]:
+        return None
+    balancer = _without(answer["LoadBalancers"][0], "State")
+    arn = balancer["LoadBalancerArn"]
+    listeners = []
+    for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn):
+        for listener in page["Listeners"]:
+            rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+            listeners.append({**listener, "Rules": rules})
+    return {
+        **balancer,
+        "Attributes": elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"],
+        "Tags": elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags", []),
+        "Listeners": sorted(listeners, key=lambda listener: listener.get("Port", 0)),
+    }
+
+
+def target_group(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    elbv2 = client("elbv2")
+    answer = _optional(elbv2.describe_target_groups, Names=[resource["name"]])
+    if not answer or not answer["TargetGroups"]:
+        return None
+    group = _without(answer["TargetGroups"][0])
+    arn = group["TargetGroupArn"]
+    return {
+        **group,
+        "Attributes": elbv2.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"],
+        "Tags": elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags", []),
+    }
+
+
+def s3_bucket(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    s3 = client("s3")
+    bucket = resource["name"]
+    if _optional(s3.get_bucket_location, Bucket=bucket) is None:
+        return None
+    parts = {
+        "Encryption": (s3.get_bucket_encryption, "ServerSideEncryptionConfiguration"),
+        "PublicAccessBlock": (s3.get_public_access_block, "PublicAccessBlockConfiguration"),
+        "Policy": (s3.get_bucket_policy, "Policy"),
+        "Lifecycle": (s3.get_bucket_lifecycle_configuration, "Rules"),
+        "Ownership": (s3.get_bucket_ownership_controls, "OwnershipControls"),
+        "Tags": (s3.get_bucket_tagging, "TagSet"),
+        "Versioning": (s3.get_bucket_versioning, "Status"),
+    }
+    described = {}
+    for name, (call, key) in parts.items():
+        answer = _optional(call, Bucket=bucket)
+        described[name] = (answer or {}).get(key)
+    return described
+
+
+def rds_instance(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    answer = _optional(client("rds").describe_db_instances, DBInstanceIdentifier=resource["id"])
+    instances = (answer or {}).get("DBInstances", [])
+    if not instances:
+        return None
+    # The status passes through backing-up, modifying...: pending changes are in
+    # PendingModifiedValues, which stays compared.
+    return _without(
+        instances[0], "LatestRestorableTime", "DBInstanceStatus", "ActivityStreamStatus"
+    )
+
+
+def db_parameter_group(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    rds = client("rds")
+    answer = _optional(rds.describe_db_parameter_groups, DBParameterGroupName=resource["name"])
+    if not answer:
+        return None
+    parameters = {
+        parameter["ParameterName"]: parameter.get("ParameterValue")
+        for page in rds.get_paginator("describe_db_parameters").paginate(
+            DBParameterGroupName=resource["name"], Source="user"
+        )
+        for parameter in page["Parameters"]
+    }
+    return {**answer["DBParameterGroups"][0], "Parameters": parameters}
+
+
+def db_subnet_group(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    answer = _optional(client("rds").describe_db_subnet_groups, DBSubnetGroupName=resource["name"])
+    groups = (answer or {}).get("DBSubnetGroups", [])
+    return _without(groups[0], "SubnetGroupStatus") if groups else None
+
+
+def lambda_function(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    functions = client("lambda")
+    answer = _optional(functions.get_function_configuration, FunctionName=resource["name"])
+    if not answer:
+        return None
+    tags = functions.list_tags(Resource=answer["FunctionArn"]).get("Tags", {})
+    return {
+        **_without(
+            answer,
+            "State",
+            "StateReason",
+            "StateReasonCode",
+            "LastUpdateStatus",
+            "LastUpdateStatusReason",
+            "LastUpdateStatusReasonCode",
+        ),
+        "Tags": tags,
+    }
+
+
+READERS: dict[str, Reader] = {
+    "alarms": alarms,
+    "dashboard": dashboard,
+    "db_parameter_group": db_parameter_group,
+    "db_subnet_group": db_subnet_group,
+    "ecr_image": ecr_image,
+    "ecr_repository": ecr_repository,
+    "ecs_cluster": ecs_cluster,
+    "ecs_service": ecs_service,
+    "ecs_task_definition": ecs_task_definition,
+    "iam_role": iam_role,
+    "kms_key": kms_key,
+    "lambda_function": lambda_function,
+    "load_balancer": load_balancer,
+    "log_group": log_group,
+    "rds_instance": rds_instance,
+    "s3_bucket": s3_bucket,
+    "scalable_target": scalable_target,
+    "secret": secret,
+    "security_group": security_group,
+    "sns_topic": sns_topic,
+    "target_group": target_group,
+}
+
+
+def read(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    """What AWS says about one recorded resource (None: it is gone)."""
+    return READERS[resource["kind"]](client, resource)
+
+
+def live_fingerprints(
+    client: Clients, resources: list[dict[str, Any]]
+) -> dict[str, dict[str, str] | None]:
+    """``{kind:identifier: {field: fingerprint}}`` of the resources, None for the missing ones."""
+    return {
+        resource_key(resource): field_fingerprints(read(client, resource)) for resource in resources
+    }
