@@ -170,11 +170,17 @@ def scalable_target(client: Clients, resource: dict[str, Any]) -> dict[str, Any]
     policies = autoscaling.describe_scaling_policies(
         ServiceNamespace="ecs", ResourceId=resource["id"]
     )["ScalingPolicies"]
+    # One target per service (ecs:service:DesiredCount), its fields at the top so drift names
+    # them (MinCapacity, ...). PredictedCapacity follows a predictive policy's forecast.
+    target = _without(targets[0], "CreationTime", "PredictedCapacity")
+    arn = target.get("ScalableTargetARN")
+    tags = autoscaling.list_tags_for_resource(ResourceARN=arn).get("Tags", {}) if arn else {}
     return {
-        "ScalableTargets": [_without(t, "CreationTime") for t in targets],
+        **target,
         "ScalingPolicies": sorted(
             (_without(p, "CreationTime") for p in policies), key=lambda p: p.get("PolicyName", "")
         ),
+        "Tags": tags,
     }
 
 
@@ -190,22 +196,41 @@ def log_group(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | Non
     return None
 
 
+def _described_alarm(cloudwatch: Any, described: dict[str, Any]) -> dict[str, Any]:
+    # Tags too: the roles purge them, so a tag changed outside is drift.
+    tags = cloudwatch.list_tags_for_resource(ResourceARN=described["AlarmArn"]).get("Tags", [])
+    return {
+        **_without(
+            described,
+            "StateValue",
+            "StateReason",
+            "StateReasonData",
+            "StateUpdatedTimestamp",
+            "StateTransitionedTimestamp",
+            "EvaluationState",
+        ),
+        "Tags": sorted(tags, key=lambda tag: tag["Key"]),
+    }
+
+
 def alarms(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
     cloudwatch = client("cloudwatch")
     found: dict[str, Any] = {}
     for page in cloudwatch.get_paginator("describe_alarms").paginate(
         AlarmNamePrefix=resource["prefix"]
     ):
-        for alarm in page["MetricAlarms"] + page.get("CompositeAlarms", []):
-            found[alarm["AlarmName"]] = _without(
-                alarm,
-                "StateValue",
-                "StateReason",
-                "StateReasonData",
-                "StateUpdatedTimestamp",
-                "StateTransitionedTimestamp",
-            )
+        for described in page["MetricAlarms"] + page.get("CompositeAlarms", []):
+            found[described["AlarmName"]] = _described_alarm(cloudwatch, described)
     return found or None
+
+
+def alarm(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    """One alarm by its exact ``name``, field by field (a prefix, as ``alarms`` takes, would also
+    match another client's alarms of the same environment and service)."""
+    cloudwatch = client("cloudwatch")
+    answer = cloudwatch.describe_alarms(AlarmNames=[resource["name"]])
+    described = answer["MetricAlarms"] + answer.get("CompositeAlarms", [])
+    return _described_alarm(cloudwatch, described[0]) if described else None
 
 
 def dashboard(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
@@ -389,7 +414,46 @@ def lambda_function(client: Clients, resource: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def target_group_attachment(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    """The target group ``name``'s ARN and the load balancers it serves, nothing else of it.
+
+    Not a resource of the part but what it looked up: alarms name their load balancer and target
+    group by ARN suffix, so a replaced load balancer must make the part run even when the alarms
+    themselves did not change.
+    """
+    answer = _optional(client("elbv2").describe_target_groups, Names=[resource["name"]])
+    groups = (answer or {}).get("TargetGroups", [])
+    if not groups:
+        return None
+    return {
+        "TargetGroupArn": groups[0]["TargetGroupArn"],
+        "LoadBalancerArns": sorted(groups[0].get("LoadBalancerArns", [])),
+    }
+
+
+def instances_named(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    """The ids of the instances tagged Name=``name`` that are not terminated (e.g. the NAT
+    instance an alarm watches): a replaced instance makes the part run. None: there is none."""
+    ec2 = client("ec2")
+    ids = sorted(
+        instance["InstanceId"]
+        for page in ec2.get_paginator("describe_instances").paginate(
+            Filters=[
+                {"Name": "tag:Name", "Values": [resource["name"]]},
+                {
+                    "Name": "instance-state-name",
+                    "Values": ["pending", "running", "stopping", "stopped"],
+                },
+            ]
+        )
+        for reservation in page["Reservations"]
+        for instance in reservation["Instances"]
+    )
+    return {"InstanceIds": ids} if ids else None
+
+
 READERS: dict[str, Reader] = {
+    "alarm": alarm,
     "alarms": alarms,
     "dashboard": dashboard,
     "db_parameter_group": db_parameter_group,
@@ -400,6 +464,7 @@ READERS: dict[str, Reader] = {
     "ecs_service": ecs_service,
     "ecs_task_definition": ecs_task_definition,
     "iam_role": iam_role,
+    "instances_named": instances_named,
     "kms_key": kms_key,
     "lambda_function": lambda_function,
     "load_balancer": load_balancer,
@@ -411,6 +476,7 @@ READERS: dict[str, Reader] = {
     "security_group": security_group,
     "sns_topic": sns_topic,
     "target_group": target_group,
+    "target_group_attachment": target_group_attachment,
 }
 
 
