@@ -20,6 +20,7 @@ from ansible_collections.django_ecs.aws.plugins.module_utils.converged import (
     field_fingerprints,
     resource_key,
 )
+from ansible_collections.django_ecs.aws.plugins.module_utils.network_lookup import subnets_of_tier
 
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
     import botocore.exceptions
@@ -36,6 +37,7 @@ _NOT_FOUND_CODES = {
     "DBParameterGroupNotFoundFault",
     "DBSubnetGroupNotFoundFault",
     "InvalidGroup.NotFound",
+    "InvalidVpcID.NotFound",
     "LifecyclePolicyNotFoundException",
     "LoadBalancerNotFound",
     "LoadBalancerNotFoundException",
@@ -385,13 +387,24 @@ def db_parameter_group(client: Clients, resource: dict[str, Any]) -> dict[str, A
         )
         for parameter in page["Parameters"]
     }
-    return {**answer["DBParameterGroups"][0], "Parameters": parameters}
+    group = answer["DBParameterGroups"][0]
+    return {**group, "Parameters": parameters, "Tags": _rds_tags(rds, group["DBParameterGroupArn"])}
 
 
 def db_subnet_group(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
-    answer = _optional(client("rds").describe_db_subnet_groups, DBSubnetGroupName=resource["name"])
+    rds = client("rds")
+    answer = _optional(rds.describe_db_subnet_groups, DBSubnetGroupName=resource["name"])
     groups = (answer or {}).get("DBSubnetGroups", [])
-    return _without(groups[0], "SubnetGroupStatus") if groups else None
+    if not groups:
+        return None
+    group = _without(groups[0], "SubnetGroupStatus")
+    return {**group, "Tags": _rds_tags(rds, group["DBSubnetGroupArn"])}
+
+
+def _rds_tags(rds: Any, arn: str) -> list[dict[str, str]]:
+    """RDS describes groups without their tags (the roles set them)."""
+    tags = rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])
+    return sorted(tags, key=lambda tag: tag["Key"])
 
 
 def lambda_function(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
@@ -452,6 +465,27 @@ def instances_named(client: Clients, resource: dict[str, Any]) -> dict[str, Any]
     return {"InstanceIds": ids} if ids else None
 
 
+def network(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    """The VPC ``id`` and its private subnets, as ``network_lookup`` publishes them.
+
+    Not a resource of the part but what it read of the network layer: recorded so that a new or
+    replaced private subnet makes the part run, as it changes what the part sends (a subnet group,
+    a function's VPC configuration).
+    """
+    ec2 = client("ec2")
+    answer = _optional(ec2.describe_vpcs, VpcIds=[resource["id"]])
+    if not answer or not answer["Vpcs"]:
+        return None
+    subnets = [
+        subnet
+        for page in ec2.get_paginator("describe_subnets").paginate(
+            Filters=[{"Name": "vpc-id", "Values": [resource["id"]]}]
+        )
+        for subnet in page["Subnets"]
+    ]
+    return {"VpcId": resource["id"], "PrivateSubnets": subnets_of_tier(subnets, "private")}
+
+
 READERS: dict[str, Reader] = {
     "alarm": alarm,
     "alarms": alarms,
@@ -469,6 +503,7 @@ READERS: dict[str, Reader] = {
     "lambda_function": lambda_function,
     "load_balancer": load_balancer,
     "log_group": log_group,
+    "network": network,
     "rds_instance": rds_instance,
     "s3_bucket": s3_bucket,
     "scalable_target": scalable_target,
