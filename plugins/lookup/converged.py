@@ -30,8 +30,15 @@ options:
     description: The registered result of M(django_ecs.aws.converged_state) (empty when it did not run).
     type: dict
     default: {}
+  paths:
+    description:
+      - Files or directories whose contents are inputs too, e.g. the image's build context (a
+        changed source must rebuild even when no variable changed).
+    type: list
+    elements: str
+    default: []
   fast_path:
-    description: False to run every part in full (C(converged_fast_path=false)); reasons are still reported.
+    description: False to run every part in full (C(fast_path=false)); reasons are still reported.
     type: bool
     default: true
 """
@@ -51,6 +58,7 @@ _raw:
 """
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +103,16 @@ def code_fingerprint(root: Path = COLLECTION_ROOT) -> str:
     )
 
 
+def tree_fingerprint(path: Path) -> str:
+    """The contents of a file, or of every file under a directory (a missing path counts too)."""
+    if path.is_file():
+        return fingerprint(path.read_bytes().hex())
+    files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return fingerprint(
+        [(str(p.relative_to(path)), fingerprint(p.read_bytes().hex())) for p in files]
+    )
+
+
 def input_names(role: str, entry_point: str, root: Path = COLLECTION_ROOT) -> list[str]:
     specs = yaml.safe_load((root / "roles" / role / "meta" / "argument_specs.yml").read_text())
     try:
@@ -106,6 +124,35 @@ def input_names(role: str, entry_point: str, root: Path = COLLECTION_ROOT) -> li
     return sorted(name for name in options if not name.endswith(NOT_INPUTS))
 
 
+_NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+# Names the role's files may mention that are Ansible's own or change on every run.
+_NOT_GLOBALS = {"hostvars", "vars", "groups", "group_names", "inventory_hostname", "item", "omit"}
+_NOT_GLOBAL_PREFIXES = ("ansible_", "converged_", "playbook_", "role_", "inventory_")
+
+
+def referenced_names(role: str, root: Path = COLLECTION_ROOT) -> set[str]:
+    """Every name the role's files mention that belongs to no role: candidates for globals.
+
+    A role should read only its own variables, but some read another layer's lookup facts
+    directly (e.g. network_lookup_private_subnets). Those are inputs too: a new subnet list must
+    make the role run even when its own resources did not change. Over-including (a word of a task
+    name that happens to be a variable) only adds a stable input.
+    """
+    prefixes = (f"{role}_", f"_{role}_")
+    names = set()
+    for path in (root / "roles" / role).rglob("*"):
+        if path.is_file() and path.suffix in {".yml", ".yaml", ".j2", ".json"}:
+            names.update(_NAME.findall(path.read_text(errors="replace")))
+    return {
+        name
+        for name in names
+        if not name.startswith(prefixes)
+        and name not in _NOT_GLOBALS
+        and not name.startswith(_NOT_GLOBAL_PREFIXES)
+        and name != "fast_path"
+    }
+
+
 class LookupModule(LookupBase):
     def run(
         self, terms: list[str], variables: dict[str, Any] | None = None, **kwargs: Any
@@ -114,19 +161,29 @@ class LookupModule(LookupBase):
         variables = variables or {}
         part = terms[0]
         role = self.get_option("role") or part
-        inputs = {
-            name: fingerprint(self._value(variables, name))
-            for name in input_names(role, self.get_option("entry_point"))
-        }
+        own = input_names(role, self.get_option("entry_point"))
+        globals_read = sorted(referenced_names(role) & set(variables) - set(own))
+        inputs = {name: fingerprint(self._value(variables, name)) for name in own + globals_read}
+        for path in self.get_option("paths"):
+            inputs[f"contents of {path}"] = tree_fingerprint(Path(path))
         code = code_fingerprint()
         state = (self.get_option("state") or {}).get("parts", {}).get(part) or {}
         stamp = state if state.get("recorded") else None
-        reasons = role_reasons(stamp, code, inputs, state.get("live_drift", []))
+        live_drift = state.get("live_drift", [])
+        reasons = role_reasons(stamp, code, inputs, live_drift)
         fast_path = bool(self.get_option("fast_path"))
         return [
             {
                 "in_sync": fast_path and not reasons,
                 "reasons": reasons if fast_path else ["fast path off", *reasons],
+                "recorded": stamp is not None,
+                "code_changed": stamp is not None and stamp.get("code") != code,
+                "changed_inputs": sorted(
+                    name
+                    for name in inputs
+                    if stamp is not None and stamp.get("inputs", {}).get(name) != inputs[name]
+                ),
+                "live_drift": live_drift,
                 "code": code,
                 "inputs": inputs,
                 "outputs": state.get("outputs", {}),

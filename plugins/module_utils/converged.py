@@ -123,3 +123,24 @@ def decode_stamp(value: str) -> dict[str, Any] | None:
 def parameter_name(path: str, part: str) -> str:
     """The SSM parameter of one role part's stamp, e.g. ``/local-djg-converged-ander/alb``."""
     return f"{path.rstrip('/')}/{part}"
+
+
+def plan_lines(layers: dict[str, list[tuple[str, dict[str, Any] | None]]]) -> list[str]:
+    """A ``cdk diff``-like summary: per layer, each part in sync or why it runs.
+
+    ``layers`` maps a layer to its parts in run order, each with the ``converged`` lookup's
+    result (None: the part did not run under the selected tags).
+    """
+    lines = []
+    for layer, parts in layers.items():
+        ran = [(part, result) for part, result in parts if result is not None]
+        if not ran:
+            continue
+        converging = [(part, result) for part, result in ran if not result.get("in_sync")]
+        in_sync = [part for part, result in ran if result.get("in_sync")]
+        lines.append(f"{layer}: {len(converging)} to converge, {len(in_sync)} in sync")
+        for part, result in converging:
+            lines.append(f"  {part}: {'; '.join(result.get('reasons') or ['runs'])}")
+        if in_sync:
+            lines.append(f"  in sync: {', '.join(in_sync)}")
+    return lines or ["nothing selected"]
