@@ -72,9 +72,9 @@ from ansible_collections.django_ecs.aws.plugins.module_utils.converged import (
 )
 
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
-# What decides the calls a role makes: every role (roles import each other), the plugins and the
-# layer playbooks, plus the versions of the collections whose modules they call.
-CODE_DIRECTORIES = ("roles", "plugins", "playbooks")
+# What decides the calls a role makes: every role (roles import each other), the plugins, the
+# layer playbooks, the collection's files (the db_init function's code), plus the versions of the collections whose modules they call.
+CODE_DIRECTORIES = ("roles", "plugins", "playbooks", "files")
 DEPENDENCIES = ("amazon.aws", "community.aws")
 UNDEFINED = "<undefined>"
 # A part's own fast-path settings say where and whether to look, not what AWS receives.
@@ -130,22 +130,72 @@ _NOT_GLOBALS = {"hostvars", "vars", "groups", "group_names", "inventory_hostname
 _NOT_GLOBAL_PREFIXES = ("ansible_", "converged_", "playbook_", "role_", "inventory_")
 
 
+_ROLE_REFERENCE = re.compile(r"name:\s*django_ecs\.aws\.([a-z_]+)")
+_ASSIGNING = re.compile(r"^(\s*)(?:- )?(?:ansible\.builtin\.set_fact|set_fact|vars):\s*$")
+_KEY = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*):")
+
+
+def assigned_names(text: str) -> set[str]:
+    """The keys of every set_fact and vars block: names a task sets, not globals it reads."""
+    names, block_indent = set(), None
+    for line in text.splitlines():
+        if block_indent is not None:
+            key = _KEY.match(line)
+            indent = len(line) - len(line.lstrip())
+            if line.strip() and indent <= block_indent:
+                block_indent = None
+            elif key and len(key.group(1)) == block_indent + 2:
+                names.add(key.group(2))
+        opening = _ASSIGNING.match(line)
+        if opening:
+            block_indent = len(opening.group(1))
+    return names
+
+
+def _role_files(role: str, root: Path) -> list[Path]:
+    return [
+        path
+        for path in (root / "roles" / role).rglob("*")
+        if path.is_file() and path.suffix in {".yml", ".yaml", ".j2", ".json"}
+    ]
+
+
+def facts_set_by(role: str, root: Path = COLLECTION_ROOT, seen: set[str] | None = None) -> set[str]:
+    """The facts and task vars a role (or a role it imports, e.g. network_lookup) sets itself.
+
+    They are reads of this run, not inputs: at the comparison they may or may not be set yet,
+    depending on what ran before (a skipped nat role, --tags). What they read is compared as live
+    state instead (the ``network`` resource of a record).
+    """
+    seen = seen if seen is not None else set()
+    if role in seen or not (root / "roles" / role).is_dir():
+        return set()
+    seen.add(role)
+    facts: set[str] = set()
+    for path in _role_files(role, root):
+        text = path.read_text(errors="replace")
+        facts |= assigned_names(text)
+        for imported in _ROLE_REFERENCE.findall(text):
+            facts |= facts_set_by(imported, root, seen)
+    return facts
+
+
 def referenced_names(role: str, root: Path = COLLECTION_ROOT) -> set[str]:
     """Every name the role's files mention that belongs to no role: candidates for globals.
 
     A role should read only its own variables, but some read another layer's lookup facts
     directly (e.g. network_lookup_private_subnets). Those are inputs too: a new subnet list must
     make the role run even when its own resources did not change. Over-including (a word of a task
-    name that happens to be a variable) only adds a stable input.
+    name that happens to be a variable) only adds a stable input. Facts the role sets itself (or
+    through a role it imports) are not inputs (``facts_set_by``).
     """
     prefixes = (f"{role}_", f"_{role}_")
     names = set()
-    for path in (root / "roles" / role).rglob("*"):
-        if path.is_file() and path.suffix in {".yml", ".yaml", ".j2", ".json"}:
-            names.update(_NAME.findall(path.read_text(errors="replace")))
+    for path in _role_files(role, root):
+        names.update(_NAME.findall(path.read_text(errors="replace")))
     return {
         name
-        for name in names
+        for name in names - facts_set_by(role, root)
         if not name.startswith(prefixes)
         and name not in _NOT_GLOBALS
         and not name.startswith(_NOT_GLOBAL_PREFIXES)

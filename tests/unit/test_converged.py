@@ -9,7 +9,9 @@ import yaml
 from ansible_collections.django_ecs.aws.plugins.filter.converged import converged_plan
 from ansible_collections.django_ecs.aws.plugins.lookup.converged import (
     NOT_INPUTS,
+    assigned_names,
     code_fingerprint,
+    facts_set_by,
     input_names,
     referenced_names,
     tree_fingerprint,
@@ -155,3 +157,16 @@ def test_the_plan_names_what_converges_per_layer():
         "  in sync: alb",
     ]
     assert converged_plan({}, {}, {}) == ["nothing selected"]
+
+
+def test_facts_a_role_sets_itself_are_reads_not_inputs():
+    # rds imports network_lookup: at its comparison those facts are set or not depending on what
+    # ran before (a skipped nat role, --tags data), so they cannot be inputs; the record's
+    # network resource compares what they read instead.
+    assert "network_lookup_private_subnets" in facts_set_by("rds")
+    assert "network_lookup_private_subnets" not in referenced_names("rds")
+    text = (
+        "- name: t\n  ansible.builtin.set_fact:\n    a_fact: 1\n  vars:\n    a_var: 2\n"
+        "    nested:\n      deep: 3\n- name: u\n  debug:\n    msg: '{{ g }}'\n"
+    )
+    assert assigned_names(text) == {"a_fact", "a_var", "nested"}
