@@ -63,6 +63,10 @@ def live_differences(
     reasons = []
     for key in sorted(set(recorded) | set(current)):
         before, now = recorded.get(key), current.get(key)
+        if now is not None and "unreadable" in now:
+            # Never in sync: a resource no reader could read proves nothing about it.
+            reasons.append(f"{key} could not be read")
+            continue
         if before == now:
             continue
         if now is None:

@@ -520,10 +520,23 @@ def read(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
     return READERS[resource["kind"]](client, resource)
 
 
+def _described(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | None:
+    # An empty identifier (check mode, before the resource exists) counts as missing.
+    if any(value == "" for value in resource.values()):
+        return None
+    try:
+        return read(client, resource)
+    except botocore.exceptions.ClientError as error:
+        # Not readable (a permission, an unexpected state): drift, so the role runs in full and
+        # meets the real error itself, with its own message.
+        return {"unreadable": error.response.get("Error", {}).get("Code", "error")}
+
+
 def live_fingerprints(
     client: Clients, resources: list[dict[str, Any]]
 ) -> dict[str, dict[str, str] | None]:
     """``{kind:identifier: {field: fingerprint}}`` of the resources, None for the missing ones."""
     return {
-        resource_key(resource): field_fingerprints(read(client, resource)) for resource in resources
+        resource_key(resource): field_fingerprints(_described(client, resource))
+        for resource in resources
     }

@@ -31,7 +31,7 @@ pytestmark = [
 PARTS = {
     "alb": "_alb_converged",
     "observability": "_observability_converged",
-    "observability_alb_alarms": "_observability_alb_converged",
+    "observability_alb_alarms": "_observability_alb_alarms_converged",
     "ecs_autoscaling": "_ecs_autoscaling_converged",
 }
 
@@ -163,3 +163,35 @@ def test_converged_parts_are_skipped_and_drift_is_named_and_repaired(tmp_path: P
     compared, changed = app_layer(stack)
     assert_all_skipped(compared, changed)
     assert stack.app_json() == first_outputs
+
+    # The plan: one value per layer changes, and site.yml's summary names each part and input
+    # (and that nothing else would converge); --check changes nothing.
+    plan = run_playbook(
+        "site.yml",
+        "local",
+        "--check",
+        "--diff",
+        "-e",
+        json.dumps(
+            {
+                "aws_endpoint_required": True,
+                "env_name": stack.env,
+                "vpc_flow_logs": True,
+                "rds_backup_retention_days": 9,
+                "app_task_memory": 1024,
+            }
+        ),
+        endpoint=os.environ["AWS_ENDPOINT_URL"],
+        env={"DJANGO_ECS_OUTPUTS_DIR": str(stack.outputs)},
+    )
+    assert plan.returncode == 0, plan.output[-4000:]
+    summary = plan.output[plan.output.index("Summarise, per layer") :]
+    assert "network: 1 to converge, 2 in sync" in summary
+    assert "vpc: " in summary and "flow log" in summary.lower()
+    assert "data: 2 to converge, 1 in sync" in summary
+    assert "rds: input rds_backup_retention_days changed" in summary
+    assert "rds_available: input rds_backup_retention_days changed" in summary
+    assert "app: 1 to converge, 6 in sync" in summary
+    assert "ecs_service: input ecs_service_memory changed" in summary
+    compared, changed = app_layer(stack)
+    assert_all_skipped(compared, changed)

@@ -64,6 +64,11 @@ def test_a_deleted_or_new_resource_is_drift():
     ]
 
 
+def test_an_unreadable_resource_is_never_in_sync():
+    unreadable = {"x:y": field_fingerprints({"unreadable": "AccessDenied"})}
+    assert live_differences(unreadable, unreadable) == ["x:y could not be read"]
+
+
 def test_only_a_matching_stamp_lets_the_part_be_skipped():
     inputs = {"x": fingerprint(1)}
     assert role_reasons(stamp(), "c1", inputs, []) == []
