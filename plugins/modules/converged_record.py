@@ -20,7 +20,11 @@ description:
   - Secret values are never read; inputs are stored as digests only.
   - Why a custom module? amazon.aws's C(ssm_parameter) would need the resources read by one
     C(*_info) task each first, the start-ups this fast path exists to save.
-  - In check mode nothing is written; C(changed) says whether the stamp would change.
+  - C(changed) is always false: the stamp is the collection's bookkeeping, as Terraform's state
+    is, not a resource of the stack, so a run that changed nothing in the stack still reports
+    C(changed=0) (after an upgrade of the collection, for instance). C(written) says whether the
+    stamp was (or, in check mode, would be) written.
+  - In check mode nothing is written.
 author:
   - django_ecs.aws contributors
 options:
@@ -74,6 +78,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+written:
+  description: Whether the stamp differed from the stored one and was written (in check mode, would be).
+  returned: always
+  type: bool
 parameter:
   description: The SSM parameter written (or that would be).
   returned: always
@@ -175,12 +183,12 @@ def main() -> None:
             )
         )
         before = current_stamp(client("ssm"), name)
-        changed = before != stamp
-        if changed and not module.check_mode:
+        written = before != stamp
+        if written and not module.check_mode:
             write_stamp(client("ssm"), name, stamp, params["tags"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         module.fail_json_aws(error, msg=f"Could not record {name}")
-    module.exit_json(changed=changed, parameter=name, live=live, api_calls=calls[0])
+    module.exit_json(changed=False, written=written, parameter=name, live=live, api_calls=calls[0])
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ import pytest
 from tests.playbooks.runner import run_playbook
 
 # The layer's first AWS call: a bad input must stop the play before it.
-FIRST_AWS_TASK = (
-    "network_lookup : Find the VPC by its Name tag, with its subnets and private route tables"
-)
+FIRST_AWS_TASK = "Read what the layer's role parts last converged, and what changed in AWS since"
 # What `site.yml --tags data` runs; test_tags_data_reaches_the_data_layer covers the tag path.
 DATA_PLAYBOOK = "playbooks/data.yml"
 
@@ -87,7 +85,7 @@ def test_good_input_reaches_aws() -> None:
     run = run_playbook(DATA_PLAYBOOK, "local")
     assert run.returncode != 0
     assert f"{FIRST_AWS_TASK}] ***" in run.output, run.output
-    assert "Unable to describe VPCs" in run.output, run.output
+    assert "Could not connect to the endpoint URL" in run.output, run.output
 
 
 def test_tags_data_reaches_the_data_layer() -> None:
