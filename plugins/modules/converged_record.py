@@ -20,7 +20,7 @@ description:
   - Secret values are never read; inputs are stored as digests only.
   - Why a custom module? amazon.aws's C(ssm_parameter) would need the resources read by one
     C(*_info) task each first, the start-ups this fast path exists to save.
-  - C(changed) is always false: the stamp is the collection's bookkeeping, as Terraform's state
+  - C(changed) is always false. The stamp is the collection's bookkeeping, as Terraform's state
     is, not a resource of the stack, so a run that changed nothing in the stack still reports
     C(changed=0) (after an upgrade of the collection, for instance). C(written) says whether the
     stamp was (or, in check mode, would be) written.
