@@ -142,7 +142,7 @@ with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing bot
     import botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.django_ecs.aws.plugins.module_utils.aws_clients import counting_clients
 from ansible_collections.django_ecs.aws.plugins.module_utils.flow_logs import DELIVERY_POLICY_NAME
 from ansible_collections.django_ecs.aws.plugins.module_utils.network_state import (
     LIVE_INSTANCE_STATES,
@@ -184,25 +184,6 @@ ARGUMENT_SPEC: dict[str, Any] = {
     },
     "flow_logs_max_aggregation_interval": {"type": "int", "choices": [60, 600], "default": 600},
 }
-
-
-class CountingClient:
-    """A boto3 client wrapper that counts calls (the module reports its API cost)."""
-
-    def __init__(self, client: Any, counter: list[int]) -> None:
-        self._client = client
-        self._counter = counter
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute) or name.startswith(("get_paginator", "can_paginate")):
-            return attribute
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self._counter[0] += 1
-            return attribute(*args, **kwargs)
-
-        return counted
 
 
 def read_vpc(ec2: Any, desired: DesiredNetwork, observed: ObservedNetwork) -> None:
@@ -303,10 +284,8 @@ def main() -> None:
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     desired = desired_from(module.params, module.region)
     calls = [0]
-    retry = AWSRetry.jittered_backoff()
-    ec2 = CountingClient(module.client("ec2", retry_decorator=retry), calls)
-    iam = CountingClient(module.client("iam", retry_decorator=retry), calls)
-    logs = CountingClient(module.client("logs", retry_decorator=retry), calls)
+    client = counting_clients(module, calls)
+    ec2, iam, logs = client("ec2"), client("iam"), client("logs")
     observed = ObservedNetwork()
     try:
         read_vpc(ec2, desired, observed)
