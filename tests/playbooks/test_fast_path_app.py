@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.playbooks.runner import PlaybookRun, run_playbook
+from tests.playbooks.fast_path import Stack, assert_all_skipped, client
+from tests.playbooks.runner import run_playbook
 
 pytestmark = [
     pytest.mark.slow,
@@ -27,78 +26,22 @@ pytestmark = [
         reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",
     ),
 ]
-# The compare task of each part, by the fact it sets.
-PARTS = {
-    "alb": "_alb_converged",
-    "observability": "_observability_converged",
-    "observability_alb_alarms": "_observability_alb_alarms_converged",
-    "ecs_autoscaling": "_ecs_autoscaling_converged",
-}
-
-
-def client(service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-    )
-
-
-class Stack:
-    def __init__(self, tmp_path: Path) -> None:
-        self.env = "fp" + uuid.uuid4().hex[:6]
-        self.outputs = tmp_path / "outputs"
-
-    def name(self, part: str) -> str:
-        return f"{self.env}-djg-{part}-ander"
-
-    def run(self, playbook: str, json_output: bool = False) -> PlaybookRun:
-        run = run_playbook(
-            playbook,
-            "local",
-            "-e",
-            json.dumps({"aws_endpoint_required": True, "env_name": self.env}),
-            endpoint=os.environ["AWS_ENDPOINT_URL"],
-            json_output=json_output,
-            env={"DJANGO_ECS_OUTPUTS_DIR": str(self.outputs)},
-        )
-        assert run.returncode == 0, run.output[-4000:]
-        return run
-
-    def app_json(self) -> dict[str, Any]:
-        return json.loads((self.outputs / "app.json").read_text())
+PARTS = ["alb", "observability", "observability_alb_alarms", "ecs_autoscaling"]
 
 
 def app_layer(stack: Stack) -> tuple[dict[str, dict[str, Any]], int]:
-    """The compare result of each part and the run's changed count."""
-    result = stack.run("playbooks/app.yml", json_output=True).json_result()
-    compared: dict[str, dict[str, Any]] = {}
-    for play in result["plays"]:
-        for task in play["tasks"]:
-            facts = task["hosts"].get("localhost", {}).get("ansible_facts", {})
-            for part, fact in PARTS.items():
-                if fact in facts:
-                    compared[part] = facts[fact]
-    assert set(compared) == set(PARTS), sorted(compared)
-    return compared, result["stats"]["localhost"]["changed"]
-
-
-def assert_all_skipped(compared: dict[str, dict[str, Any]], changed: int) -> None:
-    for part, result in compared.items():
-        assert result["in_sync"], (part, result["reasons"])
-        assert result["reasons"] == [], (part, result["reasons"])
-    assert changed == 0
+    return stack.compare("playbooks/app.yml", PARTS)
 
 
 def test_converged_parts_are_skipped_and_drift_is_named_and_repaired(tmp_path: Path) -> None:
-    stack = Stack(tmp_path)
+    stack = Stack(tmp_path, "fp")
     stack.run("site.yml")
-    first_outputs = stack.app_json()
+    first_outputs = stack.outputs_of("app")
 
     compared, changed = app_layer(stack)
     assert_all_skipped(compared, changed)
     # The facts republished from the records make the same outputs as the full run.
-    assert stack.app_json() == first_outputs
+    assert stack.outputs_of("app") == first_outputs
 
     elbv2, logs, cloudwatch = client("elbv2"), client("logs"), client("cloudwatch")
     scaling = client("application-autoscaling")
@@ -162,7 +105,7 @@ def test_converged_parts_are_skipped_and_drift_is_named_and_repaired(tmp_path: P
 
     compared, changed = app_layer(stack)
     assert_all_skipped(compared, changed)
-    assert stack.app_json() == first_outputs
+    assert stack.outputs_of("app") == first_outputs
 
     # The plan: one value per layer changes, and site.yml's summary names each part and input
     # (and that nothing else would converge); --check changes nothing.

@@ -9,16 +9,13 @@ make a part run in full: run this test on a quiet tree.
 
 from __future__ import annotations
 
-import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.playbooks.runner import PlaybookRun, run_playbook
+from tests.playbooks.fast_path import Stack, assert_all_skipped, client
 
 pytestmark = [
     pytest.mark.slow,
@@ -27,66 +24,11 @@ pytestmark = [
         reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",
     ),
 ]
-# The compare task of each part, by the fact it sets.
-PARTS = {
-    "rds": "_rds_converged",
-    "rds_available": "_rds_available_converged",
-    "db_init": "_db_init_converged",
-}
-
-
-def client(service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-    )
-
-
-class Stack:
-    def __init__(self, tmp_path: Path) -> None:
-        self.env = "fd" + uuid.uuid4().hex[:6]
-        self.outputs = tmp_path / "outputs"
-
-    def name(self, part: str) -> str:
-        return f"{self.env}-djg-{part}-ander"
-
-    def run(self, playbook: str, json_output: bool = False) -> PlaybookRun:
-        run = run_playbook(
-            playbook,
-            "local",
-            "-e",
-            json.dumps({"aws_endpoint_required": True, "env_name": self.env}),
-            endpoint=os.environ["AWS_ENDPOINT_URL"],
-            json_output=json_output,
-            env={"DJANGO_ECS_OUTPUTS_DIR": str(self.outputs)},
-        )
-        assert run.returncode == 0, run.output[-4000:]
-        return run
-
-    def data_json(self) -> dict[str, Any]:
-        return json.loads((self.outputs / "data.json").read_text())
+PARTS = ["rds", "rds_available", "db_init"]
 
 
 def data_layer(stack: Stack) -> tuple[dict[str, dict[str, Any]], int]:
-    """The compare result of each part and the run's changed count."""
-    result = stack.run("playbooks/data.yml", json_output=True).json_result()
-    compared: dict[str, dict[str, Any]] = {}
-    for play in result["plays"]:
-        for task in play["tasks"]:
-            facts = task["hosts"].get("localhost", {}).get("ansible_facts", {})
-            for part, fact in PARTS.items():
-                if fact in facts:
-                    compared[part] = facts[fact]
-    assert set(compared) == set(PARTS), sorted(compared)
-    return compared, result["stats"]["localhost"]["changed"]
-
-
-def assert_all_skipped(compared: dict[str, dict[str, Any]], changed: int) -> None:
-    for part, result in compared.items():
-        assert result["in_sync"], (part, result["reasons"])
-        assert result["reasons"] == [], (part, result["reasons"])
-    assert changed == 0
+    return stack.compare("playbooks/data.yml", PARTS)
 
 
 def user_parameter(rds: Any, group: str, name: str) -> str | None:
@@ -97,15 +39,15 @@ def user_parameter(rds: Any, group: str, name: str) -> str | None:
 def test_converged_data_parts_are_skipped_and_drift_is_named_and_repaired(
     tmp_path: Path,
 ) -> None:
-    stack = Stack(tmp_path)
+    stack = Stack(tmp_path, "fd")
     stack.run("playbooks/network.yml")
     stack.run("playbooks/data.yml")
-    first_outputs = stack.data_json()
+    first_outputs = stack.outputs_of("data")
 
     compared, changed = data_layer(stack)
     assert_all_skipped(compared, changed)
     # The facts republished from the records (network, db group) make the same outputs.
-    assert stack.data_json() == first_outputs
+    assert stack.outputs_of("data") == first_outputs
 
     rds, functions = client("rds"), client("lambda")
     instance, parameter_group = stack.name("db"), stack.name("postgres16")
@@ -144,4 +86,4 @@ def test_converged_data_parts_are_skipped_and_drift_is_named_and_repaired(
 
     compared, changed = data_layer(stack)
     assert_all_skipped(compared, changed)
-    assert stack.data_json() == first_outputs
+    assert stack.outputs_of("data") == first_outputs

@@ -1,0 +1,67 @@
+"""What the fast-path tests share: a fresh environment on the emulator, its runs, and each
+part's comparison result (the `_<part>_converged` fact its compare task sets)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from tests.playbooks.runner import PlaybookRun, run_playbook
+
+
+def client(service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    )
+
+
+class Stack:
+    def __init__(self, tmp_path: Path, prefix: str) -> None:
+        self.env = prefix + uuid.uuid4().hex[:6]
+        self.outputs = tmp_path / "outputs"
+
+    def name(self, part: str) -> str:
+        return f"{self.env}-djg-{part}-ander"
+
+    def run(self, playbook: str, json_output: bool = False) -> PlaybookRun:
+        run = run_playbook(
+            playbook,
+            "local",
+            "-e",
+            json.dumps({"aws_endpoint_required": True, "env_name": self.env}),
+            endpoint=os.environ["AWS_ENDPOINT_URL"],
+            json_output=json_output,
+            env={"DJANGO_ECS_OUTPUTS_DIR": str(self.outputs)},
+        )
+        assert run.returncode == 0, run.output[-4000:]
+        return run
+
+    def outputs_of(self, layer: str) -> dict[str, Any]:
+        return json.loads((self.outputs / f"{layer}.json").read_text())
+
+    def compare(self, playbook: str, parts: list[str]) -> tuple[dict[str, dict[str, Any]], int]:
+        """Each part's comparison result in one run of the playbook, and the run's changed count."""
+        result = self.run(playbook, json_output=True).json_result()
+        compared: dict[str, dict[str, Any]] = {}
+        for play in result["plays"]:
+            for task in play["tasks"]:
+                facts = task["hosts"].get("localhost", {}).get("ansible_facts", {})
+                for part in parts:
+                    if f"_{part}_converged" in facts:
+                        compared[part] = facts[f"_{part}_converged"]
+        assert set(compared) == set(parts), sorted(compared)
+        return compared, result["stats"]["localhost"]["changed"]
+
+
+def assert_all_skipped(compared: dict[str, dict[str, Any]], changed: int) -> None:
+    for part, result in compared.items():
+        assert result["in_sync"], (part, result["reasons"])
+        assert result["reasons"] == [], (part, result["reasons"])
+    assert changed == 0
