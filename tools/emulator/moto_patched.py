@@ -1185,6 +1185,55 @@ def patch_ecr_lifecycle_policy_preview() -> None:
     ECRResponse.get_lifecycle_policy_preview = get  # type: ignore[attr-defined]
 
 
+# 25. IAM OIDC provider client IDs --------------------------------------------------------------
+OIDC_CLIENT_ID_LIMIT = 100  # IAM quota: client IDs (audiences) per OIDC provider
+
+
+def patch_iam_oidc_client_ids() -> None:
+    """AWS has AddClientIDToOpenIDConnectProvider and RemoveClientIDFromOpenIDConnectProvider
+    (django_ecs.aws.iam_oidc_provider converges a shared provider's audiences with them); moto
+    5.2.5 implements neither (the call fails as not implemented). As AWS documents: adding an ID
+    the provider has, or removing one it lacks, succeeds and changes nothing; an unknown ARN is
+    NoSuchEntity; an ID must be 1 to 255 characters, at most 100 per provider."""
+    from moto.core.responses import EmptyResult
+    from moto.iam.exceptions import LimitExceededException, ValidationError
+    from moto.iam.responses import IamResponse
+
+    def client_id_param(response: IamResponse) -> str:
+        client_id = response._get_param("ClientID") or ""
+        if not 1 <= len(client_id) <= 255:
+            raise ValidationError(
+                "1 validation error detected: Value at 'clientID' failed to satisfy constraint: "
+                "Member must have length between 1 and 255"
+            )
+        return client_id
+
+    def add_client_id(self: IamResponse) -> EmptyResult:
+        client_id = client_id_param(self)
+        provider = self.backend.get_open_id_connect_provider(
+            self._get_param("OpenIDConnectProviderArn")
+        )
+        if client_id not in provider.client_id_list:
+            if len(provider.client_id_list) >= OIDC_CLIENT_ID_LIMIT:
+                raise LimitExceededException(
+                    "Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: "
+                    f"{OIDC_CLIENT_ID_LIMIT}"
+                )
+            provider.client_id_list.append(client_id)
+        return EmptyResult()
+
+    def remove_client_id(self: IamResponse) -> EmptyResult:
+        client_id = client_id_param(self)
+        provider = self.backend.get_open_id_connect_provider(
+            self._get_param("OpenIDConnectProviderArn")
+        )
+        provider.client_id_list[:] = [i for i in provider.client_id_list if i != client_id]
+        return EmptyResult()
+
+    IamResponse.add_client_id_to_open_id_connect_provider = add_client_id  # type: ignore[attr-defined]
+    IamResponse.remove_client_id_from_open_id_connect_provider = remove_client_id  # type: ignore[attr-defined]
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -1220,6 +1269,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
         patch_ecs_role_propagation,
     ),
     "moto.applicationautoscaling.responses": (patch_application_autoscaling_tags,),
+    "moto.iam.responses": (patch_iam_oidc_client_ids,),
 }
 
 
