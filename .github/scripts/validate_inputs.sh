@@ -6,7 +6,9 @@
 #   INPUT_ENVIRONMENTS    JSON list of environment names (workflow_dispatch), e.g. ["dev","hml"]
 #   INPUT_IMAGE_TAG       already published tag to redeploy; empty builds COMMIT_SHA
 #   COMMIT_SHA            the commit being deployed (40 hex digits)
+#   GIT_REF               the ref the run is on (github.ref), e.g. refs/heads/main
 #   ALLOWED_ENVIRONMENTS  space-separated allow-list (default: "dev hml prod")
+#   MAIN_ONLY_ENVIRONMENTS  environments deployed only from refs/heads/main (default: "hml prod")
 # Anything unexpected fails (exit 1) with a GitHub error annotation and no output at all.
 set -euo pipefail
 
@@ -17,6 +19,8 @@ fail() {
 }
 
 allowed_environments=" ${ALLOWED_ENVIRONMENTS:-dev hml prod} "
+main_only_environments=" ${MAIN_ONLY_ENVIRONMENTS:-hml prod} "
+git_ref="${GIT_REF:-}"
 event_name="${EVENT_NAME:-}"
 commit_sha="${COMMIT_SHA:-}"
 raw_environments="${INPUT_ENVIRONMENTS:-}"
@@ -44,6 +48,11 @@ while IFS= read -r quoted; do
   name="${quoted//\"/}"
   [[ "${allowed_environments}" == *" ${name} "* ]] \
     || fail "unknown environment (allowed:${allowed_environments% })"
+  # workflow_dispatch runs any branch: a branch's code must not reach hml or prod. (The GitHub
+  # environments' deployment-branch rule says the same; this holds even if that is not set.)
+  if [[ "${main_only_environments}" == *" ${name} "* && "${git_ref}" != "refs/heads/main" ]]; then
+    fail "${name} deploys only from refs/heads/main"
+  fi
   [[ " ${environments[*]:-} " == *" ${name} "* ]] || environments+=("${name}")
 done < <(grep -oE '"[a-z0-9]+"' <<<"${raw_environments}")
 

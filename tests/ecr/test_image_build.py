@@ -25,6 +25,8 @@ from tests.workflow.test_deploy_workflow import WORKFLOW, run_step, step_named
 
 DOCKERFILE = REPO_ROOT / "app" / "Dockerfile"
 CA_SHA256 = "ab" * 32
+# The workflow pins the base image by digest through the repository variable PYTHON_IMAGE.
+PINNED_BASE = f"python:3.12.12-slim-trixie@sha256:{'cd' * 32}"
 NO_BUILDX = "Cannot build a runnable image here"
 INSTALL = "docker-buildx-plugin"
 
@@ -124,6 +126,7 @@ def test_deploy_workflow_build_passes_every_required_build_arg_from_repository_v
     docker = fake_docker(tmp_path / "buildx", buildx=True)
     context = {
         "needs.plan.outputs.image_tag": "0123456789ab",
+        "vars.PYTHON_IMAGE": PINNED_BASE,
         **{f"vars.{name}": CA_SHA256 for name in required_build_args()},
     }
     extra = {"PATH": search_path(docker), "IMAGE_ARCHIVE": str(tmp_path / "build" / "image.tar")}
@@ -133,7 +136,10 @@ def test_deploy_workflow_build_passes_every_required_build_arg_from_repository_v
     assert "fake docker: no engine" in completed.stderr, completed.stderr
     argv = (docker / "argv").read_text().splitlines()
     assert argv[:3] == ["buildx", "build", "app/"]
-    assert passed_build_args(argv) == dict.fromkeys(required_build_args(), CA_SHA256)
+    assert passed_build_args(argv) == {
+        **dict.fromkeys(required_build_args(), CA_SHA256),
+        "PYTHON_IMAGE": PINNED_BASE,
+    }
 
 
 def test_deploy_workflow_build_stops_when_the_repository_variable_is_unset(
@@ -142,7 +148,11 @@ def test_deploy_workflow_build_stops_when_the_repository_variable_is_unset(
     workflow = yaml.safe_load(WORKFLOW.read_text())
     step = step_named(workflow, "build", "Build app/")
     docker = fake_docker(tmp_path / "buildx", buildx=True)
-    context = {"needs.plan.outputs.image_tag": "0123456789ab", "vars.RDS_CA_BUNDLE_SHA256": ""}
+    context = {
+        "needs.plan.outputs.image_tag": "0123456789ab",
+        "vars.RDS_CA_BUNDLE_SHA256": "",
+        "vars.PYTHON_IMAGE": PINNED_BASE,
+    }
     extra = {"PATH": search_path(docker), "IMAGE_ARCHIVE": str(tmp_path / "image.tar")}
 
     completed, _ = run_step(step, context, tmp_path, extra)

@@ -1,10 +1,11 @@
-"""The GitHub Actions delivery workflow: structure, hardening, and its input validation.
+"""The deploy workflow (deploy.yml): the order of its jobs, the image tested before it is
+published, its build arguments, and its input validation.
 
 The workflow cannot run here (no GitHub runner, no AWS); what can be checked is checked for
-real: the YAML as Actions parses it, and the validation script run with bash on hostile input,
-exactly as the workflow runs it (inputs in the environment, outputs appended to GITHUB_OUTPUT).
-actionlint is not run: on PyPI it ships only as an sdist that downloads the binary from GitHub
-at build time, and Debian has no package for it.
+real: the YAML as Actions parses it, and its scripts run with bash on hostile input, exactly as
+the workflow runs them (inputs in the environment, outputs appended to GITHUB_OUTPUT; a
+recording stand-in for `docker`). The rules every workflow keeps, zizmor and actionlint are in
+test_workflows.py.
 """
 
 from __future__ import annotations
@@ -16,61 +17,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = REPO_ROOT / ".github" / "workflows" / "deploy.yml"
-VALIDATOR = REPO_ROOT / ".github" / "scripts" / "validate_inputs.sh"
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
-UNTRUSTED_EXPRESSION = re.compile(r"\$\{\{[^}]*\b(github\.event|inputs|github\.head_ref)\b")
+from tests.workflow.workflows import (
+    COMMIT,
+    MAIN,
+    REPO_ROOT,
+    VALIDATOR,
+    WORKFLOWS_DIR,
+    load,
+    run_step,
+    step_named,
+)
+
+WORKFLOW = WORKFLOWS_DIR / "deploy.yml"
+DOCKERFILE = REPO_ROOT / "app" / "Dockerfile"
+DIGEST = "sha256:" + "ab" * 32
+BASE_IMAGE = f"python:3.12.12-slim-trixie@{DIGEST}"
 
 
 @pytest.fixture(scope="module")
 def workflow() -> dict[str, Any]:
-    return yaml.safe_load(WORKFLOW.read_text())
-
-
-def all_steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return [(job_id, step) for job_id, job in workflow["jobs"].items() for step in job["steps"]]
-
-
-def step_named(workflow: dict[str, Any], job_id: str, prefix: str) -> dict[str, Any]:
-    matches = [s for s in workflow["jobs"][job_id]["steps"] if s.get("name", "").startswith(prefix)]
-    assert len(matches) == 1, f"{job_id}: one step named {prefix!r}"
-    return matches[0]
-
-
-def run_step(
-    step: dict[str, Any], context: dict[str, str], tmp_path: Path, extra_env: dict[str, str]
-) -> tuple[subprocess.CompletedProcess[str], str]:
-    """Run a step's script as Actions would: ${{ }} in env values resolved, the script untouched."""
-
-    def resolve(value: str) -> str:
-        return re.sub(r"\$\{\{\s*([^}]+?)\s*\}\}", lambda m: context[m.group(1)], str(value))
-
-    output_file = tmp_path / "github_output"
-    output_file.write_text("")
-    env = {
-        "PATH": os.environ["PATH"],
-        "GITHUB_OUTPUT": str(output_file),
-        **{key: resolve(value) for key, value in step.get("env", {}).items()},
-        **extra_env,
-    }
-    completed = subprocess.run(
-        ["bash", "-e", "-c", step["run"]],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    return completed, output_file.read_text()
+    return load("deploy.yml")
 
 
 def validate(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ["PATH"], "COMMIT_SHA": COMMIT, "HOME": str(tmp_path)}
+    base = {
+        "PATH": os.environ["PATH"],
+        "COMMIT_SHA": COMMIT,
+        "GIT_REF": MAIN,
+        "HOME": str(tmp_path),
+    }
     return subprocess.run(
         ["bash", str(VALIDATOR)],
         cwd=tmp_path,
@@ -86,7 +62,7 @@ def outputs(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines())
 
 
-# --- Triggers, permissions, pinning ---------------------------------------------------------
+# --- Triggers and the order of the jobs ------------------------------------------------------
 
 
 def test_push_to_main_and_manual_dispatch_with_environments_and_tag(workflow: dict) -> None:
@@ -96,69 +72,177 @@ def test_push_to_main_and_manual_dispatch_with_environments_and_tag(workflow: di
     assert inputs["environments"]["type"] == "string"
     assert inputs["environments"]["default"] == '["dev"]'
     assert inputs["image_tag"]["required"] is False
-    assert set(triggers) == {"push", "workflow_dispatch"}, "no pull_request_target or the like"
+    assert set(triggers) == {"push", "workflow_dispatch"}
 
 
-def test_no_untrusted_expression_inside_any_run_script(workflow: dict) -> None:
-    for job_id, step in all_steps(workflow):
-        script = step.get("run", "")
-        assert not UNTRUSTED_EXPRESSION.search(script), f"{job_id}: {step.get('name')}"
-        # Stricter than needed: no expression at all in scripts, everything goes through env.
-        assert "${{" not in script, f"{job_id}: {step.get('name')} interpolates into shell"
+def test_jobs_run_in_the_guides_order(workflow: dict) -> None:
+    """Test the code, build the image once, test that image, then publish and deploy it."""
+    jobs = workflow["jobs"]
+    assert jobs["build"]["needs"] == ["plan", "test"]
+    assert jobs["build"]["if"] == "needs.plan.outputs.build == 'true'"
+    assert jobs["image-test"]["needs"] == ["plan", "build"]
+    assert jobs["image-test"]["if"] == "needs.plan.outputs.build == 'true'"
+    assert jobs["deploy"]["needs"] == ["plan", "test", "build", "image-test"]
 
 
-def test_every_action_is_pinned_to_a_full_commit_sha(workflow: dict) -> None:
-    used = [step["uses"] for _, step in all_steps(workflow) if "uses" in step]
-    assert used, "the workflow uses actions"
-    for reference in used:
-        assert PINNED.match(reference), f"{reference} is not pinned to a 40-hex commit"
+def test_a_built_image_deploys_only_when_its_test_passed(workflow: dict) -> None:
+    condition = " ".join(workflow["jobs"]["deploy"]["if"].split())
+    assert condition.startswith("!cancelled() && needs.plan.result == 'success'")
+    assert "needs.test.result == 'success'" in condition
+    built = (
+        "(needs.plan.outputs.build == 'true' && needs.build.result == 'success'"
+        " && needs.image-test.result == 'success')"
+    )
+    redeployed = "(needs.plan.outputs.build == 'false' && needs.build.result == 'skipped')"
+    assert f"&& ({built} || {redeployed})" in condition
+    # No other way in: `success() ||` or a bare skipped image test would bypass the test.
+    assert condition.count("needs.image-test.result") == 1
 
 
-def test_permissions_are_minimal(workflow: dict) -> None:
-    assert workflow["permissions"] == {"contents": "read"}
-    for job_id, job in workflow["jobs"].items():
-        permissions = job.get("permissions", workflow["permissions"])
-        assert permissions != "write-all"
-        writes = {scope for scope, level in permissions.items() if level == "write"}
-        if job_id == "deploy":
-            assert permissions == {"contents": "read", "id-token": "write"}
-        else:
-            assert writes == set(), f"{job_id} may write {writes}"
-
-
-def test_checkout_never_keeps_the_token(workflow: dict) -> None:
-    for job_id, step in all_steps(workflow):
-        if step.get("uses", "").startswith("actions/checkout@"):
-            assert step["with"]["persist-credentials"] is False, job_id
-
-
-# --- What the jobs do -----------------------------------------------------------------------
-
-
-def test_tests_run_on_python_312_after_bootstrap(workflow: dict) -> None:
+def test_repository_tests_run_as_scripts_test_does_in_ci(workflow: dict) -> None:
     steps = workflow["jobs"]["test"]["steps"]
     python = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
     assert python["with"]["python-version"] == "${{ env.PYTHON_VERSION }}"
     assert workflow["env"]["PYTHON_VERSION"] == "3.12"
     runs = [s["run"] for s in steps if "run" in s]
-    assert runs == ["scripts/bootstrap", "scripts/test lint pytest"]
+    assert runs == ['sudo env "PATH=${PATH}" CI=true scripts/test lint pytest']
 
 
-def test_image_is_built_once_as_an_oci_archive_from_app(workflow: dict) -> None:
-    build = workflow["jobs"]["build"]
-    assert build["needs"] == ["plan", "test"]
-    assert build["if"] == "needs.plan.outputs.build == 'true'"
-    script = step_named(workflow, "build", "Build app/").get("run", "")
-    assert "docker buildx build app/" in script
-    assert '--output="type=oci,dest=${IMAGE_ARCHIVE}"' in script
-    assert "--provenance=false" in script, "a single manifest, no attestation index"
+# --- The build: once, from app/, with every build argument from a variable ------------------
+
+
+def dockerfile_args() -> dict[str, str | None]:
+    """Each ARG of app/Dockerfile and its default (None: no default, the build needs it)."""
+    found: dict[str, str | None] = {}
+    for line in DOCKERFILE.read_text().splitlines():
+        match = re.match(r"^ARG\s+([A-Z0-9_]+)(?:=(\S*))?", line)
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found
+
+
+def test_every_required_build_argument_comes_from_a_repository_variable(workflow: dict) -> None:
+    step = step_named(workflow, "build", "Build app/")
+    required = sorted(name for name, default in dockerfile_args().items() if default is None)
+    assert "RDS_CA_BUNDLE_SHA256" in required
+    # The base image has a default tag in the Dockerfile; CI pins it by digest instead.
+    for name in [*required, "PYTHON_IMAGE"]:
+        assert step["env"][name] == f"${{{{ vars.{name} }}}}", name
+        assert f'--build-arg="{name}=${{{name}}}"' in step["run"], name
+
+
+def fake_docker(tmp_path: Path) -> tuple[Path, Path]:
+    """A `docker` that records its arguments, one per line, and succeeds."""
+    bin_dir, record = tmp_path / "bin", tmp_path / "docker-args"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{record}"\n')
+    (bin_dir / "docker").chmod(0o755)
+    return bin_dir, record
+
+
+def run_build(
+    workflow: dict, tmp_path: Path, python_image: str, ca_sha256: str = "cd" * 32
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    step = step_named(workflow, "build", "Build app/")
+    context = {
+        "needs.plan.outputs.image_tag": "0123456789ab",
+        "vars.RDS_CA_BUNDLE_SHA256": ca_sha256,
+        "vars.PYTHON_IMAGE": python_image,
+    }
+    bin_dir, record = fake_docker(tmp_path)
+    archive = tmp_path / "out" / "app-image.tar"
+    completed, _ = run_step(step, context, tmp_path, {"IMAGE_ARCHIVE": str(archive)}, bin_dir)
+    return completed, record
+
+
+def test_the_build_passes_the_pinned_base_and_the_ca_digest(workflow: dict, tmp_path: Path) -> None:
+    completed, record = run_build(workflow, tmp_path, BASE_IMAGE)
+    assert completed.returncode == 0, completed.stderr
+    args = record.read_text().splitlines()
+    assert args[:3] == ["buildx", "build", "app/"]
+    assert f"--build-arg=PYTHON_IMAGE={BASE_IMAGE}" in args
+    assert f"--build-arg=RDS_CA_BUNDLE_SHA256={'cd' * 32}" in args
+    assert f"--output=type=oci,dest={tmp_path / 'out' / 'app-image.tar'}" in args
+    assert "--provenance=false" in args, "a single manifest, no attestation index"
+
+
+@pytest.mark.parametrize(
+    "python_image",
+    [
+        "",  # the variable is not set
+        "python:3.12.12-slim-trixie",  # a tag moves
+        "python:latest",
+        f"python@{DIGEST[:-1]}",  # 63 hex
+        f"python:3.12@{DIGEST}; touch pwned",
+        f"python:3.12@{DIGEST}\n--output=type=local,dest=/",
+    ],
+)
+def test_the_build_refuses_a_base_image_not_pinned_by_digest(
+    workflow: dict, tmp_path: Path, python_image: str
+) -> None:
+    completed, record = run_build(workflow, tmp_path, python_image)
+    assert completed.returncode == 1
+    assert "::error::Set the repository variable PYTHON_IMAGE" in completed.stdout
+    assert not record.exists(), "docker never ran"
+    assert not (REPO_ROOT / "pwned").exists()
+
+
+@pytest.mark.parametrize("ca_sha256", ["", "cd" * 31, "CD" * 32, "cd" * 32 + " x"])
+def test_the_build_refuses_a_missing_or_malformed_ca_digest(
+    workflow: dict, tmp_path: Path, ca_sha256: str
+) -> None:
+    completed, record = run_build(workflow, tmp_path, BASE_IMAGE, ca_sha256)
+    assert completed.returncode == 1
+    assert "RDS_CA_BUNDLE_SHA256" in completed.stdout
+    assert not record.exists()
+
+
+# --- The image test: the built archive, run, before anything is published -------------------
+
+
+def test_the_image_test_runs_the_archive_the_build_uploaded(workflow: dict) -> None:
+    upload = step_named(workflow, "build", "Keep the image")
+    download = step_named(workflow, "image-test", "Fetch the image built by this run")
+    assert download["with"]["name"] == upload["with"]["name"] == "app-image"
+    assert upload["with"]["path"] == "${{ env.IMAGE_ARCHIVE }}"
+    assert workflow["env"]["IMAGE_ARCHIVE"].startswith(download["with"]["path"] + "/")
+    steps = workflow["jobs"]["image-test"]["steps"]
+    assert not any(s.get("uses", "").startswith("actions/checkout@") for s in steps), (
+        "the image is tested, not the sources"
+    )
+    load_step = step_named(workflow, "image-test", "Load the OCI archive")["run"]
+    assert 'skopeo copy "oci-archive:${IMAGE_ARCHIVE}" "docker-daemon:${TEST_IMAGE}"' in load_step
+
+
+def test_the_apps_suite_runs_inside_the_built_image(workflow: dict) -> None:
+    script = step_named(workflow, "image-test", "Run the app's test suite inside")["run"]
+    command = " ".join(script.replace("\\\n", " ").split())
+    assert command.startswith("docker run --rm ")
+    assert "--read-only" in command, "as ECS runs it"
+    assert command.endswith('"${TEST_IMAGE}" python manage.py test --noinput --verbosity=2 testapp')
+    names = [s.get("name", "") for s in workflow["jobs"]["image-test"]["steps"]]
+    for later in ("Run Django's deployment checks", "Serve from the built image"):
+        step = step_named(workflow, "image-test", later)
+        assert '"${TEST_IMAGE}"' in step["run"]
+    assert names.index(next(n for n in names if n.startswith("Start PostgreSQL"))) < names.index(
+        next(n for n in names if n.startswith("Run the app's test suite"))
+    )
+
+
+def test_the_suite_the_image_runs_exists_and_is_shipped() -> None:
+    """`manage.py test testapp` finds tests in the image: the module is in the build context."""
+    tests = REPO_ROOT / "app" / "testapp" / "tests.py"
+    assert re.search(r"^class \w+\((Simple)?TestCase\):", tests.read_text(), re.MULTILINE)
+    dockerignore = (REPO_ROOT / "app" / ".dockerignore").read_text().splitlines()
+    assert "!testapp/" in dockerignore
+    assert "COPY testapp ./testapp" in DOCKERFILE.read_text()
+
+
+# --- Publish and deploy -----------------------------------------------------------------------
 
 
 def test_deploy_publishes_then_deploys_each_environment_behind_its_gate(workflow: dict) -> None:
     deploy = workflow["jobs"]["deploy"]
-    condition = " ".join(deploy["if"].split())
-    assert condition.startswith("!cancelled() && needs.plan.result == 'success'")
-    assert "needs.test.result == 'success'" in condition
     assert deploy["environment"] == "${{ matrix.environment }}"
     assert deploy["strategy"]["matrix"]["environment"] == (
         "${{ fromJSON(needs.plan.outputs.environments) }}"
@@ -185,14 +269,6 @@ def test_deploy_publishes_then_deploys_each_environment_behind_its_gate(workflow
     assert '-e "image_tag=${IMAGE_TAG}"' in app
 
 
-def test_aws_access_is_the_oidc_role_only(workflow: dict) -> None:
-    step = step_named(workflow, "deploy", "Assume the deploy role")
-    assert step["uses"].startswith("aws-actions/configure-aws-credentials@")
-    assert step["with"]["role-to-assume"] == "${{ secrets.AWS_ROLE_TO_ASSUME }}"
-    text = WORKFLOW.read_text()
-    assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text
-
-
 # --- The validation script, as the workflow runs it -------------------------------------------
 
 
@@ -203,6 +279,7 @@ def test_push_deploys_dev_with_the_short_commit_sha(workflow: dict, tmp_path: Pa
         "inputs.environments": "",
         "inputs.image_tag": "",
         "github.sha": COMMIT,
+        "github.ref": MAIN,
     }
     completed, written = run_step(step, context, tmp_path, {})
     assert completed.returncode == 0, completed.stderr
@@ -222,6 +299,7 @@ def test_dispatch_redeploys_a_published_tag_to_listed_environments(
         "inputs.environments": '[ "hml", "prod","hml" ]',
         "inputs.image_tag": "0123456789ab",
         "github.sha": COMMIT,
+        "github.ref": MAIN,
     }
     completed, written = run_step(step, context, tmp_path, {})
     assert completed.returncode == 0, completed.stderr
@@ -284,6 +362,7 @@ def assert_rejected(workflow: dict, tmp_path: Path, environments: str, image_tag
         "inputs.environments": environments.format(marker=marker),
         "inputs.image_tag": image_tag.format(marker=marker),
         "github.sha": COMMIT,
+        "github.ref": MAIN,
     }
     completed, written = run_step(step, context, tmp_path, {})
     assert completed.returncode != 0
@@ -315,8 +394,51 @@ def test_validator_refuses_other_events_bad_commits_and_unlisted_environments(
 
 def test_deploy_recheck_step_rejects_a_tampered_target(workflow: dict, tmp_path: Path) -> None:
     step = step_named(workflow, "deploy", "Re-check the target")
-    context = {"github.sha": COMMIT}
+    context = {"github.sha": COMMIT, "github.ref": MAIN}
     ok, _ = run_step(step, context, tmp_path, {"DEPLOY_ENV": "hml", "IMAGE_TAG": "abc"})
     assert ok.returncode == 0, ok.stderr
     bad, _ = run_step(step, context, tmp_path, {"DEPLOY_ENV": 'dev"]', "IMAGE_TAG": "abc"})
     assert bad.returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("environments", "ref", "allowed"),
+    [
+        ('["dev"]', "refs/heads/feature-x", True),
+        ('["hml"]', "refs/heads/feature-x", False),
+        ('["dev","prod"]', "refs/heads/feature-x", False),
+        ('["prod"]', "refs/tags/v1", False),
+        ('["prod"]', "refs/heads/mainline", False),
+        ('["prod"]', "", False),
+        ('["hml","prod"]', MAIN, True),
+    ],
+)
+def test_hml_and_prod_deploy_only_from_main(
+    workflow: dict, tmp_path: Path, environments: str, ref: str, allowed: bool
+) -> None:
+    step = step_named(workflow, "plan", "Validate environments and image tag")
+    context = {
+        "github.event_name": "workflow_dispatch",
+        "inputs.environments": environments,
+        "inputs.image_tag": "",
+        "github.sha": COMMIT,
+        "github.ref": ref,
+    }
+    completed, written = run_step(step, context, tmp_path, {})
+    if allowed:
+        assert completed.returncode == 0, completed.stderr
+        assert outputs(written)["environments"] == environments
+    else:
+        assert completed.returncode == 1
+        assert "deploys only from refs/heads/main" in completed.stderr
+        assert written == ""
+
+
+def test_the_recheck_step_holds_the_main_only_rule_too(workflow: dict, tmp_path: Path) -> None:
+    step = step_named(workflow, "deploy", "Re-check the target")
+    context = {"github.sha": COMMIT, "github.ref": "refs/heads/feature-x"}
+    dev, _ = run_step(step, context, tmp_path, {"DEPLOY_ENV": "dev", "IMAGE_TAG": "abc"})
+    assert dev.returncode == 0, dev.stderr
+    prod, _ = run_step(step, context, tmp_path, {"DEPLOY_ENV": "prod", "IMAGE_TAG": "abc"})
+    assert prod.returncode == 1
+    assert "deploys only from refs/heads/main" in prod.stderr
