@@ -277,7 +277,16 @@ def main() -> None:
         changes = plan(current, params)
         arn = current.arn if current else ""
         if not module.check_mode:
-            arn = iam.apply(current, changes, params)
+            try:
+                arn = iam.apply(current, changes, params)
+            except ClientError as exc:
+                # Another run (another environment's bootstrap) created it since it was read:
+                # converge that one instead of failing.
+                if not changes.create or exc.response["Error"]["Code"] != "EntityAlreadyExists":
+                    raise
+                current = iam.find(params["url"])
+                changes = plan(current, params)
+                arn = iam.apply(current, changes, params)
         # A re-read shows what IAM made of the changes; nothing changed: what was read is current.
         changed = changes.lines(params["url"])
         after = iam.find(params["url"]) if changed and arn and not module.check_mode else current
