@@ -4,6 +4,7 @@
 
 An action plugin, not a module: writing a small JSON file next to the playbook needs no
 module start-up (ansible.builtin.file + copy cost two of them, about 1-2 s per layer run).
+Its documentation is plugins/modules/layer_outputs_file.py (ansible-doc reads modules there).
 """
 
 from __future__ import annotations
@@ -16,26 +17,6 @@ from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-
-DOCUMENTATION = r"""
-module: layer_outputs_file
-short_description: Write a layer's outputs as JSON on the control node
-description:
-  - Writes O(values) as sorted, indented JSON to O(path), creating the directory. Changes the
-    file only when its content differs; check mode and diff mode supported.
-  - Runs in the controller process (an action plugin); never put secrets in O(values).
-options:
-  path:
-    description: The file to write.
-    type: path
-    required: true
-  values:
-    description: The outputs.
-    type: dict
-    required: true
-author:
-  - django_ecs.aws contributors
-"""
 
 
 def render(values: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
 name: carve_subnets
+version_added: 0.1.0
 short_description: Carve one public and one private subnet per AZ from a VPC CIDR
 description:
   - Private subnet I(i) is the I(i)-th C(/private_prefix) block of the VPC; public subnet I(i) is the

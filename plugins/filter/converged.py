@@ -8,6 +8,7 @@ from ansible_collections.django_ecs.aws.plugins.module_utils.converged import pl
 
 DOCUMENTATION = r"""
 name: converged_plan
+version_added: 0.1.0
 short_description: Per layer, which role parts converge (and why) and which are in sync
 description:
   - Like C(cdk diff)'s summary. Under C(--check) it is the plan; in a real run, what the run converged.

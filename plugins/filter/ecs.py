@@ -6,6 +6,7 @@ from typing import Any
 
 DOCUMENTATION = r"""
 name: ecs_service_drift
+version_added: 0.1.0
 short_description: Fields of a live ECS service that differ from the wanted ones and ecs_service ignores
 description:
   - M(community.aws.ecs_service) decides whether to update an existing service by comparing the task

@@ -11,6 +11,7 @@ from ansible_collections.django_ecs.aws.plugins.module_utils.flow_logs import (
 
 DOCUMENTATION = r"""
 name: flow_logs_policies
+version_added: 0.1.0
 short_description: The trust and permissions policies of the VPC flow logs delivery role
 description:
   - C(trust) lets only C(vpc-flow-logs.amazonaws.com) assume the role, for flow logs of this

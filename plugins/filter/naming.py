@@ -13,6 +13,7 @@ from ansible_collections.django_ecs.aws.plugins.module_utils import naming as na
 
 DOCUMENTATION = r"""
 name: resource_name
+version_added: 0.1.0
 short_description: Name an AWS resource by the project convention
 description:
   - Returns C({env}-{service}-{resource}-{client}) in lower case, e.g. C(dev-djg-alb-ander).

@@ -13,6 +13,7 @@ from ansible_collections.django_ecs.aws.plugins.module_utils import network_look
 
 DOCUMENTATION = r"""
 name: subnet_summary
+version_added: 0.1.0
 short_description: Reduce ec2_vpc_subnet_info results to {id, az, cidr, tier}, sorted by AZ
 description:
   - The small, stable shape the network roles and the outputs file use (C(tier) from the C(Tier)

@@ -8,6 +8,7 @@ from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
 name: merge_tags
+version_added: 0.1.0
 short_description: Merge the project's default tags with an environment's values and overrides
 description:
   - Starts from the global tags, sets C(Environment) and C(Confidentiality) from the environment,

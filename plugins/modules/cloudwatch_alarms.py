@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: cloudwatch_alarms
 short_description: Manage a set of CloudWatch metric alarms, with their tags, in one call
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Creates, updates or deletes every alarm of O(alarms) with PutMetricAlarm / DeleteAlarms,
     and keeps each present alarm's tags equal to O(tags) (TagResource / UntagResource).
@@ -20,7 +20,7 @@ description:
     about 0.5 to 1 s of module start-up each, where this module reads all alarms in one
     DescribeAlarms call.
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   alarms:
     description: The alarms to manage.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: cloudwatch_dashboard
 short_description: Create, update or delete a CloudWatch dashboard
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Writes the dashboard with PutDashboard only when its body, compared as JSON, differs from
     what GetDashboard returns; deletes it with DeleteDashboards.
@@ -16,7 +16,7 @@ description:
   - CloudWatch dashboards cannot carry tags (TagResource accepts alarms, Contributor Insights
     rules and metric streams only), so this module has no C(tags) option.
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   name:
     description: Dashboard name (letters, digits, C(-) and C(_), up to 255 characters).

@@ -26,7 +26,7 @@ description:
     stamp was (or, in check mode, would be) written.
   - In check mode nothing is written.
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   path:
     description: The SSM path of the stamps (C(converged_path) in group_vars).

@@ -23,7 +23,7 @@ description:
     one process, which is the cost this module exists to avoid; it only reads.
   - Read-only; supports check mode (it behaves the same).
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   path:
     description: The SSM path of the layer's stamps (C(converged_path) in group_vars).

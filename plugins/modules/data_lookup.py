@@ -21,7 +21,7 @@ description:
   - It does not fail when the database is missing; the role decides.
   - Read-only; supports check mode (it behaves the same).
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   instance_id:
     description: The database's DB instance identifier.

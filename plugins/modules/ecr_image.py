@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ecr_image
 short_description: Publish a container image to Amazon ECR without a Docker daemon
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Pushes an image from an OCI image layout (directory or tar archive) or a C(docker save)
     archive to an ECR repository through the ECR layer-upload API (BatchCheckLayerAvailability,
@@ -28,7 +28,7 @@ description:
   - Only single-platform images are pushed; from a multi-platform layout choose one with
     O(platform). Layers of a legacy C(docker save) archive are uploaded uncompressed, as stored.
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   repository:
     description: Name of the ECR repository. It must exist (see C(community.aws.ecs_ecr)).

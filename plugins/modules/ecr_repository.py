@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ecr_repository
 short_description: ECR repository with scan on push, lifecycle policy, tag mutability and tags
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Creates or updates an ECR repository so that its scan-on-push flag, lifecycle policy, tag
     mutability (exclusion filters included) and tags match; or deletes it.
@@ -18,7 +18,7 @@ description:
     (latest movable, every SHA tag immutable), which it cannot set itself; it also has no tags
     option.
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   name:
     description: Repository name.

@@ -8,13 +8,13 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ecs_cluster
 short_description: ECS cluster with its settings (Container Insights) and tags
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Creates, updates or deletes an ECS cluster so that its cluster settings and tags match.
   - Why not C(community.aws.ecs_cluster)? It has no C(tags) option and cannot set cluster
     settings, so Container Insights could not be turned on (community.aws 11.2).
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   name:
     description: Cluster name.

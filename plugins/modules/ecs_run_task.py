@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ecs_run_task
 short_description: Run a one-off ECS task of an exact task definition revision, unless a service runs it
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Starts O(task_definition) (C(family:revision) or its ARN) with RunTask and, with O(wait),
     waits for it to stop and reports each container's exit code.
@@ -26,7 +26,7 @@ description:
     starts, ansible/ansible#32872); it also treats any running task whose ARN ends with that
     value as "already running".
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   cluster:
     description: Cluster name or ARN.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ecs_service_scaling
 short_description: Scalable target and target tracking policies of an ECS service
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Registers the ECS service's desired count as a scalable target with O(min_capacity) and
     O(max_capacity) and its tags, and makes its target tracking policies match O(policies)
@@ -19,7 +19,7 @@ description:
     V(null), to what AWS returns), it ignores min/max changes unless
     C(override_task_capacity) is set, and it cannot tag the scalable target (community.aws 11.2).
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   cluster:
     description: ECS cluster name.
@@ -229,7 +229,7 @@ class Scaling:
     ) -> None:
         wanted = {policy["name"]: policy for policy in self.params["policies"]}
         for change in changes:
-            kind, _, name = change.partition(":")
+            kind, _separator, name = change.partition(":")
             if kind == "delete":
                 self.client.delete_scaling_policy(PolicyName=name, **self.key, aws_retry=True)
             elif kind == "deregister":

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ecs_task_definition
 short_description: Register an ECS task definition revision only when something changed
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Compares the wanted task definition with the latest ACTIVE revision of O(family), field by
     field, and registers a new revision only when any field differs. Returns the fields that
@@ -25,7 +25,7 @@ description:
     (measured with community.aws 11.2 -- C(changed=false), the old revision kept, so a new image
     setting or a resize silently never deploys), and it has no C(tags) option.
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   family:
     description: Task definition family.

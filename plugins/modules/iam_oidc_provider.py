@@ -8,9 +8,9 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: iam_oidc_provider
 short_description: Manage an IAM OpenID Connect identity provider (e.g. GitHub Actions)
-version_added: 1.0.0
+version_added: 0.1.0
 description:
-  - Creates, converges or deletes the IAM OIDC identity provider of one issuer URL: its client
+  - Creates, converges or deletes the IAM OIDC identity provider of one issuer URL, with its client
     IDs (audiences), thumbprints and tags. An account has at most one provider per URL, so the
     URL identifies it.
   - Why? Neither C(amazon.aws) 11 nor C(community.aws) 11 has a module for OpenID Connect
@@ -20,7 +20,7 @@ description:
     RemoveClientIDFromOpenIDConnectProvider), so a provider shared with other roles keeps its
     ARN; O(purge_client_ids=false) only adds.
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   url:
     description:
@@ -240,7 +240,8 @@ class Iam:
             return self.call("create_open_id_connect_provider", **request)[
                 "OpenIDConnectProviderArn"
             ]
-        assert current is not None
+        if current is None:  # the plan only updates or deletes a provider that exists
+            raise AssertionError("no current provider to update")
         arn = {"OpenIDConnectProviderArn": current.arn}
         if changes.delete:
             self.call("delete_open_id_connect_provider", **arn)

@@ -49,7 +49,7 @@ options:
 notes:
   - Deflate output depends on the zlib version; the same control node image yields the same bytes.
 author:
-  - django_ecs.aws maintainers
+  - django_ecs.aws maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -20,7 +20,7 @@ description:
     exist yet in check mode). Subnets and route tables are read only when exactly one VPC matches.
   - Read-only; supports check mode (it behaves the same).
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   vpc_name:
     description: The VPC's C(Name) tag (C(vpc) through C(django_ecs.aws.resource_name)).

@@ -22,7 +22,7 @@ description:
     resource type, which is the cost this module exists to avoid; it only reads.
   - Read-only; supports check mode (it behaves the same).
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   naming:
     description: Naming parts C({env, service, client}) (C(naming) in group_vars).

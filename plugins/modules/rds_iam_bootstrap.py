@@ -145,7 +145,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - django_ecs.aws maintainers
+  - django_ecs.aws maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

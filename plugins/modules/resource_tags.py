@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: resource_tags
 short_description: Tag an AWS resource by ARN where its own module has no tags option
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Makes the tags of one resource, named by its ARN, match O(tags), through the owning
     service's own ListTagsForResource, TagResource and UntagResource calls.
@@ -20,7 +20,7 @@ description:
   - Supported services, read from the ARN, are C(ecr), C(ecs), C(cloudwatch),
     C(application-autoscaling) and C(logs).
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   resource_arn:
     description: ARN of the resource.

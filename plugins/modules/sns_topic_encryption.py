@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: sns_topic_encryption
 short_description: Set the KMS key that encrypts an SNS topic at rest
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Sets the C(KmsMasterKeyId) attribute of an existing SNS topic (server-side encryption),
     or removes it, idempotently.
@@ -16,7 +16,7 @@ description:
     has no option for the topic's encryption key (SetTopicAttributes C(KmsMasterKeyId)).
     Create the topic with it, then run this module.
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   topic_arn:
     description: ARN of the topic.

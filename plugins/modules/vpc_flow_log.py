@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: vpc_flow_log
 short_description: Publish a VPC's flow logs to a CloudWatch Logs log group
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Keeps exactly one flow log of a VPC delivering to one CloudWatch Logs log group (Security Hub
     control EC2.6), or removes it.
@@ -23,7 +23,7 @@ description:
     requires) has a module for C(CreateFlowLogs); they manage only the destination
     (C(amazon.aws.cloudwatchlogs_log_group)) and the role (C(amazon.aws.iam_role)).
 author:
-  - django_ecs.aws contributors
+  - django_ecs.aws maintainers (!UNKNOWN)
 options:
   vpc_id:
     description: The VPC whose traffic is logged.

@@ -9,6 +9,7 @@ from ansible_collections.django_ecs.aws.plugins.module_utils.log_retention impor
 
 DOCUMENTATION = r"""
 name: log_retention
+version_added: 0.1.0
 short_description: Whether a number of days is one of CloudWatch Logs' retention periods
 description:
   - True when the input (an integer or its text) is one of the values PutRetentionPolicy accepts
