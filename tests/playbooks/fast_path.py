@@ -1,5 +1,6 @@
-"""What the fast-path tests share: a fresh environment on the emulator, its runs, and each
-part's comparison result (the `_<part>_converged` fact its compare task sets)."""
+"""What the fast-path tests share (tests/playbooks/test_fast_path.py): a fresh environment on the
+emulator, its runs, and each part's comparison result (the `_<part>_converged` fact its compare
+task sets)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import boto3
 
+from tests.ci.deploy_policy import recording_env
 from tests.playbooks.runner import PlaybookRun, run_playbook
 
 
@@ -26,19 +28,28 @@ class Stack:
     def __init__(self, tmp_path: Path, prefix: str) -> None:
         self.env = prefix + uuid.uuid4().hex[:6]
         self.outputs = tmp_path / "outputs"
+        # The AWS calls of the app layer's first converge (tests/ci/deploy_policy.py's format).
+        self.app_calls = tmp_path / "app-calls.jsonl"
 
     def name(self, part: str) -> str:
         return f"{self.env}-djg-{part}-ander"
 
-    def run(self, playbook: str, json_output: bool = False) -> PlaybookRun:
+    def run(
+        self,
+        playbook: str,
+        *args: str,
+        json_output: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> PlaybookRun:
         run = run_playbook(
             playbook,
             "local",
             "-e",
             json.dumps({"aws_endpoint_required": True, "env_name": self.env}),
+            *args,
             endpoint=os.environ["AWS_ENDPOINT_URL"],
             json_output=json_output,
-            env={"DJANGO_ECS_OUTPUTS_DIR": str(self.outputs)},
+            env={"DJANGO_ECS_OUTPUTS_DIR": str(self.outputs), **(env or {})},
         )
         assert run.returncode == 0, run.output[-4000:]
         return run
@@ -65,3 +76,14 @@ def assert_all_skipped(compared: dict[str, dict[str, Any]], changed: int) -> Non
         assert result["in_sync"], (part, result["reasons"])
         assert result["reasons"] == [], (part, result["reasons"])
     assert changed == 0
+
+
+def converge(tmp_path: Path) -> Stack:
+    """A stack on the local inventory, converged layer by layer as the delivery documents it:
+    the network and data layers first, then the app layer (image build and publish included,
+    as the local inventory builds on deploy) with its AWS calls recorded for the deploy role's
+    policy test."""
+    stack = Stack(tmp_path, "fp")
+    stack.run("site.yml", "--tags", "network,data")
+    stack.run("site.yml", "--tags", "app", env=recording_env(stack.app_calls))
+    return stack

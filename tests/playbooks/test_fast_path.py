@@ -1,0 +1,355 @@
+"""On the emulator, on the stack the `converged_stack` fixture converged (local inventory), in
+this order:
+- the app layer's and the data layer's parts are skipped on the converged stack (their records
+  match), publish the same facts as a full run (same outputs files), and run again, naming the
+  resource and field, when something of theirs changed outside Ansible;
+- site.yml --check --diff with one value changed per layer ends with a plan naming exactly those;
+- the network layer: drift is planned in check mode without touching anything, then repaired, and
+  switching the NAT mode re-points routes, removing the old NAT only when asked.
+
+The tests share the stack with tests/ci/test_deploy_policy.py (one converge instead of five), so
+they run in one xdist worker (the `fast_path` group, `--dist loadgroup`) in file order; each
+leaves the stack converged for the next, and the network test, which changes the NAT mode, comes
+last. Concurrent edits of roles/, plugins/ or playbooks/ change the code fingerprint and make a
+part run in full: run this module on a quiet tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+import pytest
+
+from tests.playbooks.fast_path import Stack, assert_all_skipped, client
+from tests.playbooks.runner import PlaybookRun, run_playbook
+from tests.verify.network import verify
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("fast_path"),
+    pytest.mark.skipif(
+        not os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"),
+        reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",
+    ),
+]
+APP_PARTS = ["alb", "observability", "observability_alb_alarms", "ecs_autoscaling"]
+DATA_PARTS = ["rds", "rds_available", "db_init"]
+
+
+@pytest.fixture(scope="module")
+def stack(converged_stack: Stack) -> Stack:
+    return converged_stack
+
+
+def app_layer(stack: Stack) -> tuple[dict[str, dict[str, Any]], int]:
+    return stack.compare("playbooks/app.yml", APP_PARTS)
+
+
+def data_layer(stack: Stack) -> tuple[dict[str, dict[str, Any]], int]:
+    return stack.compare("playbooks/data.yml", DATA_PARTS)
+
+
+def test_converged_app_parts_are_skipped_and_drift_is_named_and_repaired(stack: Stack) -> None:
+    first_outputs = stack.outputs_of("app")
+
+    compared, changed = app_layer(stack)
+    assert_all_skipped(compared, changed)
+    # The facts republished from the records make the same outputs as the full run.
+    assert stack.outputs_of("app") == first_outputs
+
+    elbv2, logs, cloudwatch = client("elbv2"), client("logs"), client("cloudwatch")
+    scaling = client("application-autoscaling")
+    target_group = stack.name("tg")
+    log_group = f"/aws/django-ecs/{stack.env}/app"
+    alarm = stack.name("alarm-alb-5xx")
+    scalable = f"service/{stack.name('cluster')}/{stack.name('service')}"
+    group_arn = elbv2.describe_target_groups(Names=[target_group])["TargetGroups"][0][
+        "TargetGroupArn"
+    ]
+    elbv2.modify_target_group(TargetGroupArn=group_arn, HealthCheckPath="/drifted")
+    logs.put_retention_policy(logGroupName=log_group, retentionInDays=14)
+    described = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
+    settable = (
+        *("AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "MetricName"),
+        *("Namespace", "Statistic", "Dimensions", "Period", "EvaluationPeriods"),
+        *("ComparisonOperator", "TreatMissingData"),
+    )
+    cloudwatch.put_metric_alarm(
+        **{key: described[key] for key in settable if key in described}, Threshold=99.0
+    )
+    target = scaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[scalable])[
+        "ScalableTargets"
+    ][0]
+    scaling.register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=scalable,
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=target["MinCapacity"],
+        MaxCapacity=target["MaxCapacity"] + 3,
+    )
+
+    compared, _ = app_layer(stack)
+    drifted = {
+        "alb": f"target_group:{target_group} changed outside this role: HealthCheckPath",
+        "observability": f"log_group:{log_group} changed outside this role: retentionInDays",
+        "observability_alb_alarms": f"alarm:{alarm} changed outside this role:",
+        "ecs_autoscaling": f"scalable_target:{scalable} changed outside this role: MaxCapacity",
+    }
+    for part, reason in drifted.items():
+        assert not compared[part]["in_sync"], part
+        assert any(line.startswith(reason) for line in compared[part]["reasons"]), (
+            part,
+            compared[part]["reasons"],
+        )
+    assert any(
+        line.startswith(f"alarm:{alarm} changed outside this role:") and "Threshold" in line
+        for line in compared["observability"]["reasons"]
+    ), compared["observability"]["reasons"]
+
+    # Repaired: the roles ran in full and put their values back.
+    group = elbv2.describe_target_groups(Names=[target_group])["TargetGroups"][0]
+    assert group["HealthCheckPath"] == "/healthz"
+    retention = logs.describe_log_groups(logGroupNamePrefix=log_group)["logGroups"][0]
+    assert retention["retentionInDays"] == 7
+    assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["Threshold"] == 5.0
+    repaired = scaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[scalable])[
+        "ScalableTargets"
+    ][0]
+    assert repaired["MaxCapacity"] == target["MaxCapacity"]
+
+    compared, changed = app_layer(stack)
+    assert_all_skipped(compared, changed)
+    assert stack.outputs_of("app") == first_outputs
+
+
+def user_parameter(rds: Any, group: str, name: str) -> str | None:
+    parameters = rds.describe_db_parameters(DBParameterGroupName=group, Source="user")
+    return {p["ParameterName"]: p.get("ParameterValue") for p in parameters["Parameters"]}.get(name)
+
+
+def test_converged_data_parts_are_skipped_and_drift_is_named_and_repaired(stack: Stack) -> None:
+    first_outputs = stack.outputs_of("data")
+
+    compared, changed = data_layer(stack)
+    assert_all_skipped(compared, changed)
+    # The facts republished from the records (network, db group) make the same outputs.
+    assert stack.outputs_of("data") == first_outputs
+
+    rds, functions = client("rds"), client("lambda")
+    instance, parameter_group = stack.name("db"), stack.name("postgres16")
+    function = stack.name("db-init")
+    retention = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0][
+        "BackupRetentionPeriod"
+    ]
+    timeout = functions.get_function_configuration(FunctionName=function)["Timeout"]
+    rds.modify_db_parameter_group(
+        DBParameterGroupName=parameter_group,
+        Parameters=[
+            {"ParameterName": "log_statement", "ParameterValue": "all", "ApplyMethod": "immediate"}
+        ],
+    )
+    rds.modify_db_instance(
+        DBInstanceIdentifier=instance, BackupRetentionPeriod=retention + 2, ApplyImmediately=True
+    )
+    functions.update_function_configuration(FunctionName=function, Timeout=timeout + 30)
+
+    compared, _ = data_layer(stack)
+    drifted = {
+        "rds": (f"db_parameter_group:{parameter_group}", "Parameters"),
+        "rds_available": (f"rds_instance:{instance}", "BackupRetentionPeriod"),
+        "db_init": (f"lambda_function:{function}", "Timeout"),
+    }
+    for part, (resource, field) in drifted.items():
+        assert not compared[part]["in_sync"], part
+        reason = f"{resource} changed outside this role: {field}"
+        assert reason in compared[part]["reasons"], (part, compared[part]["reasons"])
+
+    # Repaired: the parts ran in full and put their values back.
+    assert user_parameter(rds, parameter_group, "log_statement") == "ddl"
+    repaired = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]
+    assert repaired["BackupRetentionPeriod"] == retention
+    assert functions.get_function_configuration(FunctionName=function)["Timeout"] == timeout
+
+    compared, changed = data_layer(stack)
+    assert_all_skipped(compared, changed)
+    assert stack.outputs_of("data") == first_outputs
+
+
+def test_the_plan_names_one_changed_value_per_layer_and_changes_nothing(stack: Stack) -> None:
+    """site.yml's summary names each part and input (and that nothing else would converge)."""
+    plan = run_playbook(
+        "site.yml",
+        "local",
+        "--check",
+        "--diff",
+        "-e",
+        json.dumps(
+            {
+                "aws_endpoint_required": True,
+                "env_name": stack.env,
+                "vpc_flow_logs": True,
+                "rds_backup_retention_days": 9,
+                "app_task_memory": 1024,
+            }
+        ),
+        endpoint=os.environ["AWS_ENDPOINT_URL"],
+        json_output=True,
+        env={"DJANGO_ECS_OUTPUTS_DIR": str(stack.outputs)},
+    )
+    assert plan.returncode == 0, plan.output[-4000:]
+    summary = next(
+        task["hosts"]["localhost"]["msg"]
+        for play in plan.json_result()["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"].startswith("Summarise, per layer")
+    )
+    expected = [
+        "network: 1 to converge, 2 in sync",
+        f"  vpc: log group /aws/django-ecs/{stack.env}/vpc-flow-logs: missing",
+        "data: 2 to converge, 1 in sync",
+        "  rds: input rds_backup_retention_days changed",
+        "  rds_available: input rds_backup_retention_days changed",
+        "app: 1 to converge, 6 in sync",
+    ]
+    for line in expected:
+        assert any(item.startswith(line) for item in summary), (line, summary)
+    # The role's own setting and the inventory value it defaults to, both named.
+    service = next(item for item in summary if item.startswith("  ecs_service: "))
+    assert "input ecs_service_memory changed" in service, service
+    assert "input app_task_memory changed" in service, service
+    # --check changed nothing.
+    compared, changed = app_layer(stack)
+    assert_all_skipped(compared, changed)
+
+
+def network(stack: Stack, *extra: str) -> PlaybookRun:
+    run = run_playbook(
+        "playbooks/network.yml",
+        "local",
+        "-e",
+        f"env_name={stack.env}",
+        *extra,
+        endpoint=os.environ["AWS_ENDPOINT_URL"],
+        env={"DJANGO_ECS_OUTPUTS_DIR": str(stack.outputs)},
+    )
+    assert run.returncode == 0, run.output[-3000:]
+    return run
+
+
+def changed(run: PlaybookRun) -> int:
+    return int(re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)", run.output).group(1))
+
+
+def expected_network(stack: Stack, mode: str) -> dict[str, Any]:
+    """The local inventory's network values, as tests.verify.network checks them."""
+    return {
+        "region": "us-east-1",
+        "naming": {"env": stack.env, "service": "djg", "client": "ander"},
+        "tags": {
+            "Project": "django-ecs",
+            "Owner": "platform-team",
+            "ManagedBy": "ansible",
+            "Confidentiality": "internal",
+            "Environment": stack.env,
+        },
+        "vpc_cidr": "10.10.0.0/16",
+        "vpc_azs": ["us-east-1a", "us-east-1b"],
+        "network_nat_mode": mode,
+        "nat_instance_type": "t3.micro",
+        "nat_gateway_count": 1,
+    }
+
+
+def private_default_targets(ec2: Any, stack: Stack) -> list[str]:
+    tables = ec2.describe_route_tables(
+        Filters=[
+            {"Name": "tag:Environment", "Values": [stack.env]},
+            {"Name": "tag:Tier", "Values": ["private"]},
+        ]
+    )["RouteTables"]
+    return sorted(
+        r.get("NatGatewayId") or r.get("InstanceId") or ""
+        for t in tables
+        for r in t["Routes"]
+        if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+    )
+
+
+def nat_instances(ec2: Any, stack: Stack) -> list[str]:
+    reservations = ec2.describe_instances(
+        Filters=[
+            {"Name": "tag:Name", "Values": [stack.name("nat")]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ]
+    )["Reservations"]
+    return [i["InstanceId"] for r in reservations for i in r["Instances"]]
+
+
+def drift_the_network(ec2: Any, stack: Stack) -> None:
+    """Drift, as a hurried console session would leave it."""
+    vpc_id = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [stack.name("vpc")]}])[
+        "Vpcs"
+    ][0]["VpcId"]
+    private = ec2.describe_route_tables(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "tag:Tier", "Values": ["private"]},
+        ]
+    )["RouteTables"]
+    ec2.delete_route(RouteTableId=private[0]["RouteTableId"], DestinationCidrBlock="0.0.0.0/0")
+    default_sg = ec2.describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
+    )["SecurityGroups"][0]["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=default_sg,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    subnet_id = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"][
+        0
+    ]["SubnetId"]
+    ec2.create_tags(Resources=[subnet_id], Tags=[{"Key": "Owner", "Value": "someone-else"}])
+
+
+def test_network_drift_is_planned_repaired_and_nat_modes_switch(stack: Stack) -> None:
+    ec2 = client("ec2")
+    assert changed(network(stack)) == 0, "the converged network layer re-runs with no change"
+
+    drift_the_network(ec2, stack)
+    plan = network(stack, "--check", "--diff")
+    assert changed(plan) > 0
+    assert "default route not via the NAT instance" in plan.output
+    assert "default security group: has rules" in plan.output
+    drifted = verify(expected_network(stack, "instance"))
+    assert len(drifted) >= 3, f"check mode must not repair anything: {drifted}"
+
+    assert changed(network(stack)) > 0
+    assert verify(expected_network(stack, "instance")) == []
+    assert changed(network(stack)) == 0
+
+    # instance -> gateway without pruning: routes move, the instance stays.
+    instance_ids = nat_instances(ec2, stack)
+    gateway = ("-e", "network_nat_mode=gateway", "-e", "nat_gateway_count=1")
+    network(stack, *gateway)
+    targets = private_default_targets(ec2, stack)
+    assert all(t.startswith("nat-") for t in targets) and len(set(targets)) == 1
+    assert nat_instances(ec2, stack) == instance_ids
+    assert verify(expected_network(stack, "gateway")) == []
+
+    # ... and with the explicit switch (a deletion, so confirmed), the unused NAT instance goes.
+    network(
+        stack, *gateway, "-e", "network_prune_unused_nat=true", "-e", f"confirm_destroy={stack.env}"
+    )
+    assert nat_instances(ec2, stack) == []
