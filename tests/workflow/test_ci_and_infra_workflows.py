@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.workflows import COMMIT, MAIN, load, run_step, step_named
+from tests.workflow.workflows import (
+    COMMIT,
+    EXPRESSION,
+    MAIN,
+    WORKFLOWS_DIR,
+    load,
+    run_step,
+    step_named,
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +71,7 @@ def test_infra_is_manual_only_with_a_closed_list_of_environments(infra: dict) ->
 def test_infra_deploys_in_its_environment_after_the_gate(infra: dict) -> None:
     deploy = infra["jobs"]["deploy"]
     assert deploy["needs"] == ["gate"]
-    assert deploy["environment"] == "${{ inputs.environment }}"
+    assert deploy["environment"] == "${{ inputs.environment }}-infra"
     # Shared with deploy.yml: one Ansible run per environment at a time, never cancelled.
     assert deploy["concurrency"] == {
         "group": "deploy-${{ inputs.environment }}",
@@ -74,9 +82,39 @@ def test_infra_deploys_in_its_environment_after_the_gate(infra: dict) -> None:
     )
     assert "permissions" not in infra["jobs"]["gate"], "the gate holds no OIDC token"
     names = [step.get("name", "") for step in deploy["steps"]]
-    order = ["Re-check the target", "Assume the deploy role", "Deploy the network and data"]
+    order = ["Re-check the target", "Assume the infra role", "Deploy the network and data"]
     positions = [next(i for i, n in enumerate(names) if n.startswith(p)) for p in order]
     assert positions == sorted(positions), names
+
+
+def resolve(expression: str, context: dict[str, str]) -> str:
+    return EXPRESSION.sub(lambda match: context[match.group(1)], expression)
+
+
+def test_infra_assumes_the_infra_role_of_its_own_infra_environment(infra: dict) -> None:
+    """The app deploy role (bootstrap_ci) may not touch the network and data layers, so infra.yml
+    assumes another role, from another GitHub environment: <env>-infra's AWS_INFRA_ROLE_TO_ASSUME.
+    The OIDC subject is repo:<owner>/<repo>:environment:<job environment>, so no environment
+    either workflow runs in may be shared, or one job's token would satisfy the other's trust."""
+    job = infra["jobs"]["deploy"]
+    step = step_named(infra, "deploy", "Assume the infra role")
+    assert step["with"]["role-to-assume"] == "${{ secrets.AWS_INFRA_ROLE_TO_ASSUME }}"
+    targets = infra["on"]["workflow_dispatch"]["inputs"]["environment"]["options"]
+    infra_environments = {
+        resolve(job["environment"], {"inputs.environment": target}) for target in targets
+    }
+    assert infra_environments == {"dev-infra", "hml-infra", "prod-infra"}
+
+    app_job = load("deploy.yml")["jobs"]["deploy"]
+    app_environments = {
+        resolve(app_job["environment"], {"matrix.environment": target}) for target in targets
+    }
+    assert app_environments == {"dev", "hml", "prod"}
+    assert not infra_environments & app_environments
+
+
+def test_the_app_deploy_never_reads_the_infra_role() -> None:
+    assert "AWS_INFRA_ROLE_TO_ASSUME" not in (WORKFLOWS_DIR / "deploy.yml").read_text()
 
 
 def recording_playbook(tmp_path: Path) -> tuple[Path, Path]:

@@ -70,14 +70,19 @@ def test_permissions_are_least_per_job(workflow: dict) -> None:
             assert permissions == {"contents": "read"}, f"{job_id}: {permissions}"
 
 
+# The secrets a role ARN may come from, each stored per GitHub environment: the app deploy role
+# (playbooks/bootstrap_ci.yml) and the infra role the team creates for the <env>-infra environments.
+ROLE_SECRETS = {"${{ secrets.AWS_ROLE_TO_ASSUME }}", "${{ secrets.AWS_INFRA_ROLE_TO_ASSUME }}"}
+
+
 def test_each_role_is_its_environments_own_secret(workflow: dict) -> None:
-    """A job that assumes a role runs in a GitHub environment, so secrets.AWS_ROLE_TO_ASSUME is
-    that environment's secret (one role per environment, trusted for that environment only)."""
+    """A job that assumes a role runs in a GitHub environment, so the role's secret is that
+    environment's secret (one role per environment, trusted for that environment only)."""
     for job_id, job in workflow["jobs"].items():
         for step in job.get("steps", []):
             if step.get("uses", "").startswith(ROLE_ACTION):
                 assert job.get("environment"), f"{job_id} assumes a role outside an environment"
-                assert step["with"]["role-to-assume"] == "${{ secrets.AWS_ROLE_TO_ASSUME }}"
+                assert step["with"]["role-to-assume"] in ROLE_SECRETS, job_id
                 assert "aws-access-key-id" not in step["with"]
 
 
