@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -176,6 +177,25 @@ def test_converged_data_parts_are_skipped_and_drift_is_named_and_repaired(stack:
     compared, changed = data_layer(stack)
     assert_all_skipped(compared, changed)
     assert stack.outputs_of("data") == first_outputs
+
+
+def test_the_data_plan_works_on_a_clone_that_never_built_the_lambda_zip(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """A CI plan job or another machine has no db_init.zip: check mode builds it (a local file)
+    and plans, instead of failing on the missing file."""
+    elsewhere = tmp_path / "another-clone" / "outputs" / stack.env
+    plan = run_playbook(
+        "playbooks/data.yml",
+        "local",
+        "--check",
+        "-e",
+        json.dumps({"aws_endpoint_required": True, "env_name": stack.env}),
+        endpoint=os.environ["AWS_ENDPOINT_URL"],
+        env={"DJANGO_ECS_OUTPUTS_DIR": str(elsewhere)},
+    )
+    assert plan.returncode == 0, plan.output[-4000:]
+    assert (tmp_path / "another-clone" / "build" / stack.env / "db_init.zip").is_file()
 
 
 def test_the_plan_names_one_changed_value_per_layer_and_changes_nothing(stack: Stack) -> None:
