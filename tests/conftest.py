@@ -12,7 +12,6 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.module_runner import run_collection_module
-from tests.playbooks.fast_path import Stack, converge
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # collections/ansible_collections/django_ecs/aws is a symlink to the repo root; the site-packages
@@ -33,14 +32,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Slow modules first (stable otherwise): xdist hands tests out in this order, so the workers
     finish together instead of one running a four-minute test alone at the end."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
-@pytest.fixture(scope="session")
-def converged_stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    """One stack converged on the local inventory (the suite's costliest step, so done once),
-    shared by the tests marked ``xdist_group("fast_path")``: ``--dist loadgroup`` runs them in one
-    worker, so this session fixture is built once. They leave it converged for each other."""
-    return converge(tmp_path_factory.mktemp("converged-stack"))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
-"""What the fast-path tests share (tests/playbooks/test_fast_path.py): a fresh environment on the
-emulator, its runs, and each part's comparison result (the `_<part>_converged` fact its compare
-task sets)."""
+"""What the converged-stack tests use (tests/playbooks/test_converged_stack.py): a fresh
+environment on the emulator, its runs, and each part's comparison result (the
+`_<part>_converged` fact its compare task sets)."""
 
 from __future__ import annotations
 

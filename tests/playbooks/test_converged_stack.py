@@ -1,17 +1,24 @@
-"""On the emulator, on the stack the `converged_stack` fixture converged (local inventory), in
-this order:
+"""On the emulator, one stack of the local inventory converged once for the whole module (the
+suite's costliest step), layer by layer as the delivery documents it: the network and data layers,
+then the app layer (image build and publish included, as the local inventory builds on deploy)
+with every AWS call it makes recorded. Then, in this order:
+- the deploy role (playbooks/bootstrap_ci.yml) on that environment: its generated policy allows
+  every recorded call of the app layer, refuses the same calls on another environment's names,
+  and cannot rewrite the role; judged by moto's IAM policy evaluator (tests/ci/deploy_policy.py);
 - the app layer's and the data layer's parts are skipped on the converged stack (their records
   match), publish the same facts as a full run (same outputs files), and run again, naming the
   resource and field, when something of theirs changed outside Ansible;
+- a data plan on a clone that never built the db_init zip plans instead of failing;
 - site.yml --check --diff with one value changed per layer ends with a plan naming exactly those;
 - the network layer: drift is planned in check mode without touching anything, then repaired, and
   switching the NAT mode re-points routes, removing the old NAT only when asked.
 
-The tests share the stack with tests/ci/test_deploy_policy.py (one converge instead of five), so
-they run in one xdist worker (the `fast_path` group, `--dist loadgroup`) in file order; each
-leaves the stack converged for the next, and the network test, which changes the NAT mode, comes
-last. Concurrent edits of roles/, plugins/ or playbooks/ change the code fingerprint and make a
-part run in full: run this module on a quiet tree.
+One module on purpose: `scripts/test` runs pytest with `--dist loadscope`, so a module is one
+unit of one xdist worker and the stack is converged once (xdist_group would spread the tests of
+several modules over both workers: pytest-xdist 3.8 cannot rename pytest 9.2's node ids, so the
+mark has no effect). Each test leaves the stack converged for the next, and the network test,
+which changes the NAT mode, comes last. Concurrent edits of roles/, plugins/ or playbooks/ change
+the code fingerprint and make a part run in full: run this module on a quiet tree.
 """
 
 from __future__ import annotations
@@ -19,18 +26,19 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.playbooks.fast_path import Stack, assert_all_skipped, client
+from tests.ci.deploy_policy import Lookup, Request, denied, iam_requests, read_calls
+from tests.playbooks.fast_path import Stack, assert_all_skipped, client, converge
 from tests.playbooks.runner import PlaybookRun, run_playbook
 from tests.verify.network import verify
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("fast_path"),
     pytest.mark.skipif(
         not os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"),
         reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",
@@ -41,8 +49,96 @@ DATA_PARTS = ["rds", "rds_available", "db_init"]
 
 
 @pytest.fixture(scope="module")
-def stack(converged_stack: Stack) -> Stack:
-    return converged_stack
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    return converge(tmp_path_factory.mktemp("converged-stack"))
+
+
+@dataclass
+class Deployed:
+    env: str
+    calls: list[dict[str, Any]]
+    policy: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def deployed(stack: Stack) -> Deployed:
+    """The shared stack's recorded app-layer converge, and the deploy role bootstrapped for it."""
+    stack.run(
+        "playbooks/bootstrap_ci.yml",
+        "-e",
+        json.dumps(
+            {
+                "ci_deploy_role_github_owner": "example-org",
+                "ci_deploy_role_github_repository": "app",
+            }
+        ),
+    )
+    role = stack.name("deploy")
+    policy = client("iam").get_role_policy(RoleName=role, PolicyName="deploy")["PolicyDocument"]
+    return Deployed(stack.env, read_calls(stack.app_calls), policy)
+
+
+def lookup() -> Lookup:
+    return Lookup(client, "123456789012", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+
+def describe(requests: list[Request]) -> str:
+    return "\n".join(f"{r.call}: {r.action} on {r.resource} {r.context}" for r in requests)
+
+
+def test_every_call_of_the_deploy_workflow_is_allowed(deployed: Deployed) -> None:
+    app_operations = {(c["signing_name"], c["operation"]) for c in deployed.calls}
+    # The recording saw the publishing itself, and the app layer's writes.
+    assert {("ecr", "PutImage"), ("ecr", "CompleteLayerUpload")} <= app_operations
+    for written in (
+        ("ecs", "CreateService"),
+        ("ecs", "RegisterTaskDefinition"),
+        ("iam", "PutRolePolicy"),
+    ):
+        assert written in app_operations, sorted(app_operations)
+
+    requests = iam_requests(deployed.calls, lookup())
+    assert len(requests) > 100
+    refused = denied(deployed.policy, requests)
+    assert not refused, "the deploy role's policy refuses:\n" + describe(refused)
+
+
+def test_the_same_calls_on_another_environment_are_refused(deployed: Deployed) -> None:
+    """The policy is scoped: every request that names the environment (its resource names or
+    tags) is refused once it names another one instead."""
+    requests = iam_requests(deployed.calls, lookup())
+
+    def names_env(request: Request) -> bool:
+        return deployed.env in request.resource or deployed.env in json.dumps(request.context)
+
+    def elsewhere(request: Request) -> Request:
+        context = json.loads(json.dumps(request.context).replace(deployed.env, "other"))
+        return replace(
+            request, resource=request.resource.replace(deployed.env, "other"), context=context
+        )
+
+    scoped = [request for request in requests if names_env(request)]
+    assert len(scoped) > 50, describe(scoped)
+    foreign = [elsewhere(request) for request in scoped]
+    allowed_elsewhere = [r for r in foreign if r not in denied(deployed.policy, foreign)]
+    assert not allowed_elsewhere, "allowed on another environment:\n" + describe(allowed_elsewhere)
+
+
+def test_the_deploy_role_cannot_rewrite_itself(deployed: Deployed) -> None:
+    role = f"arn:aws:iam::123456789012:role/{deployed.env}-djg-deploy-ander"
+    rewrites = [
+        Request("iam PutRolePolicy", "iam:PutRolePolicy", role),
+        Request("iam AttachRolePolicy", "iam:AttachRolePolicy", role),
+        Request("iam UpdateAssumeRolePolicy", "iam:UpdateAssumeRolePolicy", role),
+    ]
+    assert denied(deployed.policy, rewrites) == rewrites
+    statements = deployed.policy["Statement"]
+    actions = [
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert "*" not in actions and not any(action.endswith(":*") for action in actions), actions
 
 
 def app_layer(stack: Stack) -> tuple[dict[str, dict[str, Any]], int]:
