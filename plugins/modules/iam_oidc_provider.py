@@ -114,6 +114,11 @@ with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing bot
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
+)
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "url": {"type": "str", "required": True},
@@ -191,18 +196,16 @@ def plan(current: Provider | None, params: dict[str, Any]) -> Plan:
         [i for i in current.client_ids if i not in wanted_ids] if params["purge_client_ids"] else []
     )
     thumbprints = [value.lower() for value in params["thumbprints"]]
+    # amazon.aws's comparison: never removes aws: tags, and only purges when asked.
+    set_tags, remove_tags = compare_aws_tags(current.tags, tags, params["purge_tags"])
     return Plan(
         add_client_ids=[i for i in wanted_ids if i not in current.client_ids],
         remove_client_ids=to_remove,
         thumbprints=thumbprints
         if thumbprints and sorted(thumbprints) != sorted(t.lower() for t in current.thumbprints)
         else None,
-        set_tags={key: value for key, value in tags.items() if current.tags.get(key) != value},
-        remove_tags=sorted(
-            key
-            for key in current.tags
-            if params["purge_tags"] and key not in tags and not key.startswith("aws:")
-        ),
+        set_tags=set_tags,
+        remove_tags=sorted(remove_tags),
     )
 
 
@@ -224,12 +227,12 @@ class Iam:
             arn=arn,
             client_ids=list(found.get("ClientIDList", [])),
             thumbprints=list(found.get("ThumbprintList", [])),
-            tags={tag["Key"]: tag["Value"] for tag in found.get("Tags", [])},
+            tags=boto3_tag_list_to_ansible_dict(found.get("Tags", [])),
         )
 
     def apply(self, current: Provider | None, changes: Plan, params: dict[str, Any]) -> str:
         """Make the changes; the provider's ARN afterwards (empty once deleted)."""
-        tags = [{"Key": str(k), "Value": str(v)} for k, v in sorted(params["tags"].items())]
+        tags = ansible_dict_to_boto3_tag_list({str(k): str(v) for k, v in params["tags"].items()})
         if changes.create:
             request: dict[str, Any] = {"Url": params["url"].rstrip("/")}
             request["ClientIDList"] = list(dict.fromkeys(params["client_ids"]))
@@ -257,9 +260,7 @@ class Iam:
                 **arn,
             )
         if changes.set_tags:
-            as_list = [
-                {"Key": key, "Value": value} for key, value in sorted(changes.set_tags.items())
-            ]
+            as_list = ansible_dict_to_boto3_tag_list(changes.set_tags)
             self.call("tag_open_id_connect_provider", Tags=as_list, **arn)
         if changes.remove_tags:
             self.call("untag_open_id_connect_provider", TagKeys=changes.remove_tags, **arn)
