@@ -73,6 +73,8 @@ SERVER_CODE = (
     "rds_servers.py",
     "postgres.py",
     "tls.py",
+    "iam_db_auth.py",
+    "ldap_bind.py",
 )
 
 

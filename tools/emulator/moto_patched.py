@@ -27,7 +27,13 @@ from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from tools.emulator import lambda_runtime, rds_engine_defaults, rds_postgres, rds_servers
+from tools.emulator import (
+    iam_db_auth,
+    lambda_runtime,
+    rds_engine_defaults,
+    rds_postgres,
+    rds_servers,
+)
 
 if TYPE_CHECKING:
     from moto.awslambda.models import LambdaFunction
@@ -498,6 +504,19 @@ def _server_stopping_delete(farm: rds_servers.ServerFarm) -> Callable[..., Any]:
         return instance
 
     return delete
+
+
+# 26. IAM database authentication checked ------------------------------------------------------
+def patch_rds_iam_database_authentication() -> None:
+    """AWS: a DB user granted rds_iam logs in only with an IAM auth token that credentials of the
+    account signed (SigV4, service rds-db, 15 minutes) for this endpoint and user, and only when
+    the signer's policies allow rds-db:connect on the dbuser ARN (RDS User Guide, "IAM database
+    authentication"). moto has no engine; the engines of patch 9 trusted any login pg_hba allowed.
+    Here each instance's pg_hba sends rds_iam members to the LDAP bind server started now in this
+    process, which checks the token against moto's IAM and STS (iam_db_auth.py)."""
+    if rds_servers.ServerFarm.from_env() is None:
+        return  # no engines: nothing to authenticate
+    iam_db_auth.start_server()
 
 
 # 10. RDS resource ids -------------------------------------------------------------------------
@@ -1243,6 +1262,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
         patch_rds_parameter_group_not_found,
         patch_rds_engine_default_parameters,
         patch_rds_endpoint_on_postgres,
+        patch_rds_iam_database_authentication,
         patch_rds_unique_dbi_resource_id,
         patch_rds_default_subnet_group,
         patch_rds_gp3_baseline,

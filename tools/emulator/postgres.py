@@ -58,6 +58,14 @@ local   all           all                       peer
 hostssl all           all          127.0.0.1/32 scram-sha-256
 hostssl replication   all          127.0.0.1/32 scram-sha-256
 """
+# RDS IAM database authentication: members of rds_iam log in only with an auth token, which the
+# emulator's LDAP bind server checks (iam_db_auth.py). PostgreSQL binds as "<user>@<endpoint>"
+# (simple-bind mode: ldapsuffix) with the token as the password. First match wins, so this line
+# comes before the password lines.
+IAM_HBA = (
+    "hostssl all           +rds_iam     127.0.0.1/32 ldap ldapserver=127.0.0.1 "
+    'ldapport={ldap_port} ldapsuffix="@{host}:{port}"\n'
+)
 
 
 @dataclass(frozen=True)
@@ -138,9 +146,18 @@ def clone_cluster(runtime: PgRuntime, template: Path, target: Path, log: IO[byte
     )
 
 
-def require_tls(runtime: PgRuntime, data_dir: Path) -> None:
+def instance_hba(port: int, ldap_port: int | None) -> str:
+    """pg_hba.conf of a DB instance's server at 127.0.0.1:port: TLS only, and IAM logins checked
+    by the LDAP bind server when it runs (ldap_port)."""
+    if ldap_port is None:
+        return TLS_ONLY_HBA
+    local, rest = TLS_ONLY_HBA.split("\n", 1)
+    return f"{local}\n" + IAM_HBA.format(ldap_port=ldap_port, host=LOOPBACK, port=port) + rest
+
+
+def require_tls(runtime: PgRuntime, data_dir: Path, text: str = TLS_ONLY_HBA) -> None:
     hba = data_dir / "pg_hba.conf"
-    hba.write_text(TLS_ONLY_HBA)
+    hba.write_text(text)
     hba.chmod(0o600)
     runtime.hand_over(hba)
 

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.emulator import postgres, rds_postgres
+from tools.emulator import iam_db_auth, postgres, rds_postgres
 from tools.emulator.processes import LOOPBACK, free_loopback_ports, tail, wait_until
 
 ENV_BASE = "DJANGO_ECS_EMULATOR_PG_BASE"
@@ -82,7 +82,6 @@ class ServerFarm:
         directory = self._new_directory(runtime, identifier)
         with open(self._log(identifier), "ab") as log:
             postgres.clone_cluster(runtime, self.base / TEMPLATE, directory / "data", log)
-        postgres.require_tls(runtime, directory / "data")
         server = self._start(runtime, identifier, directory)
         postgres.create_rds_roles(server.port, self.password, self.connection(server).ssl())
         return server
@@ -132,6 +131,9 @@ class ServerFarm:
         settings = postgres.INSTANCE_SETTINGS
         settings += postgres.tls_settings(tls / "server.crt", tls / "server.key")
         (port,) = free_loopback_ports(1)
+        # Written here, where the endpoint is known (a replica's copy names its source's).
+        hba = postgres.instance_hba(port, iam_db_auth.server_port())
+        postgres.require_tls(runtime, directory / "data", hba)
         with open(self._log(identifier), "ab") as log:
             process = postgres.start_server(
                 runtime, directory, directory / "data", port, log, settings
