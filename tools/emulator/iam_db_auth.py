@@ -32,6 +32,7 @@ ACTION = "rds-db:connect"
 MAX_EXPIRES = 900  # generate_db_auth_token signs for 900 s; RDS accepts no longer lifetime
 FUTURE_SKEW = datetime.timedelta(minutes=5)  # SigV4's tolerance for a signer's fast clock
 AMZ_DATE = "%Y%m%dT%H%M%SZ"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 # The emulator's root credentials (what `scripts/emulator env` exports): the account root,
 # which IAM policies do not restrict, as on AWS.
 ROOT_ACCESS_KEY_ID = "testing"
@@ -136,14 +137,15 @@ def _uri_encode(value: str) -> str:
 
 
 def canonical_request(token: AuthToken) -> str:
-    """SigV4's canonical request of a presigned GET (payload unsigned, as botocore presigns)."""
+    """SigV4's canonical request of the presigned GET (an empty body's hash, as botocore signs
+    generate_db_auth_token's request)."""
     pairs = sorted(
         (_uri_encode(key), _uri_encode(value))
         for key, value in token.params.items()
         if key != "X-Amz-Signature"
     )
     query = "&".join(f"{key}={value}" for key, value in pairs)
-    return "\n".join(("GET", "/", query, f"host:{token.host}", "", "host", "UNSIGNED-PAYLOAD"))
+    return "\n".join(("GET", "/", query, f"host:{token.host}", "", "host", EMPTY_SHA256))
 
 
 def expected_signature(token: AuthToken, secret_access_key: str) -> str:

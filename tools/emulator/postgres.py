@@ -26,12 +26,13 @@ BASE_PREFIX = "django-ecs-emulator-pg-"
 SUPERUSER = "rdsadmin"  # RDS's own name for the superuser customers never get
 
 # What RDS has that plain PostgreSQL lacks and our code relies on: rds_iam (granted to users
-# who authenticate with IAM tokens) and rds_superuser (the master user's role). The master
-# user's CREATEROLE must be able to hand out rds_iam, hence the admin option.
+# who authenticate with IAM tokens) and rds_superuser (the master user's role). rds_superuser is
+# no member of rds_iam: a member, even through a nested grant, logs in with IAM tokens only (RDS
+# User Guide, "Database authentication with Amazon RDS"), and the master user logs in with its
+# password. The master user's CREATEROLE is enough to grant rds_iam in PostgreSQL 15.
 RDS_ROLES_SQL = (
     "CREATE ROLE rds_superuser NOLOGIN",
     "CREATE ROLE rds_iam NOLOGIN",
-    "GRANT rds_iam TO rds_superuser WITH ADMIN OPTION",
     "GRANT pg_monitor, pg_signal_backend TO rds_superuser",
 )
 
