@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pg8000.native
 import pytest
 from botocore.exceptions import ClientError
@@ -547,3 +548,51 @@ def test_scalable_target_tag_errors_are_aws_errors(aws: Aws, unique: str) -> Non
     with pytest.raises(ClientError) as raised:
         scaling.list_tags_for_resource(ResourceARN=arn)
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_iam_db_login_needs_rds_db_connect(
+    aws: Aws, emulator_env: dict[str, str], unique: str
+) -> None:
+    # Item 26: an rds_iam member's token is checked against the signer's IAM policies; plain
+    # moto has no engine to log in to, and patch 9's engines let any token in.
+    master, database = f"master_{unique}", f"appdb_{unique}"
+    endpoint = _postgres_instance(aws, f"iam-{unique}", master, database)["Endpoint"]
+    resource_id = aws("rds").describe_db_instances(DBInstanceIdentifier=f"iam-{unique}")[
+        "DBInstances"
+    ][0]["DbiResourceId"]
+    session = _connect(emulator_env, endpoint, master, "first-Password1", database)
+    session.run(f"CREATE ROLE app_{unique} LOGIN")
+    session.run(f"GRANT rds_iam TO app_{unique}")
+    session.close()
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    aws("iam").create_role(RoleName=f"db-{unique}", AssumeRolePolicyDocument=trust)
+    role_arn = f"arn:aws:iam::123456789012:role/db-{unique}"
+
+    def token() -> str:
+        keys = aws("sts").assume_role(RoleArn=role_arn, RoleSessionName="app")["Credentials"]
+        client = boto3.client(
+            "rds",
+            region_name="us-east-1",
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys["SessionToken"],
+        )
+        return str(
+            client.generate_db_auth_token(
+                DBHostname=endpoint["Address"], Port=endpoint["Port"], DBUsername=f"app_{unique}"
+            )
+        )
+
+    with pytest.raises(pg8000.native.DatabaseError, match="authentication failed"):
+        _connect(emulator_env, endpoint, f"app_{unique}", token(), database)
+    statement = {
+        "Effect": "Allow",
+        "Action": "rds-db:connect",
+        "Resource": f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{resource_id}/app_{unique}",
+    }
+    aws("iam").put_role_policy(
+        RoleName=f"db-{unique}",
+        PolicyName="connect",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    _connect(emulator_env, endpoint, f"app_{unique}", token(), database).close()
