@@ -557,6 +557,9 @@ def test_iam_db_login_needs_rds_db_connect(
     # moto has no engine to log in to, and patch 9's engines let any token in.
     master, database = f"master_{unique}", f"appdb_{unique}"
     endpoint = _postgres_instance(aws, f"iam-{unique}", master, database)["Endpoint"]
+    aws("rds").modify_db_instance(
+        DBInstanceIdentifier=f"iam-{unique}", EnableIAMDatabaseAuthentication=True
+    )
     resource_id = aws("rds").describe_db_instances(DBInstanceIdentifier=f"iam-{unique}")[
         "DBInstances"
     ][0]["DbiResourceId"]

@@ -240,6 +240,21 @@ def test_explicit_deny_wins(aws: Aws, db: Db, moto_log: Path) -> None:
     _assert_refused(db, db.iam_user, _token(credentials, db, db.iam_user), moto_log, NOT_ALLOWED)
 
 
+def test_instance_without_iam_authentication_refuses_tokens(
+    aws: Aws, db: Db, moto_log: Path
+) -> None:
+    identifier = aws("rds").describe_db_instances()["DBInstances"]
+    (name,) = [i["DBInstanceIdentifier"] for i in identifier if i["Endpoint"]["Port"] == db.port]
+    rds = aws("rds")
+    rds.modify_db_instance(DBInstanceIdentifier=name, EnableIAMDatabaseAuthentication=False)
+    try:
+        token = _token(ROOT, db, db.iam_user)
+        _assert_refused(db, db.iam_user, token, moto_log, "IAM database authentication is not")
+    finally:
+        rds.modify_db_instance(DBInstanceIdentifier=name, EnableIAMDatabaseAuthentication=True)
+    db.connect(db.iam_user, _token(ROOT, db, db.iam_user)).close()
+
+
 def test_token_signed_with_unknown_keys_is_refused(db: Db, moto_log: Path) -> None:
     strangers = {"aws_access_key_id": "AKIAUNKNOWN000000000", "aws_secret_access_key": "x" * 40}
     _assert_refused(

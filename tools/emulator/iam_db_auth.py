@@ -255,6 +255,7 @@ class Instance:
     region: str
     identifier: str
     dbi_resource_id: str
+    iam_enabled: bool  # EnableIAMDatabaseAuthentication
 
 
 def instance_at(host: str, port: int) -> Instance | None:
@@ -267,6 +268,7 @@ def instance_at(host: str, port: int) -> Instance | None:
                 instance.region,
                 instance.db_instance_identifier,
                 instance.dbi_resource_id,
+                bool(instance.iam_database_authentication_enabled),
             )
     return None
 
@@ -289,6 +291,8 @@ def verify_token(token: str, host: str, port: int, user: str) -> str | None:
     instance = instance_at(host, port)
     if instance is None:
         return f"no DB instance has the endpoint {host}:{port}"
+    if not instance.iam_enabled:
+        return f"IAM database authentication is not enabled on {instance.identifier}"
     try:
         parsed = parse_token(token)
     except TokenError as error:
