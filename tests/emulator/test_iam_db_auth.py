@@ -9,6 +9,7 @@ tokens), the claims, and the LDAP BER codec.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import uuid
@@ -43,6 +44,7 @@ ADMIN_TRUST = json.dumps(
 class Db:
     """One emulated instance with an IAM user (`iam_user`) and a password user (`pw_user`)."""
 
+    identifier: str
     host: str
     port: int
     resource_id: str
@@ -90,6 +92,7 @@ def db(aws: Aws, emulator_env: dict[str, str]) -> Iterator[Db]:
     described = aws("rds").describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
     endpoint = created["Endpoint"]
     db = Db(
+        identifier,
         endpoint["Address"],
         endpoint["Port"],
         described["DbiResourceId"],
@@ -243,16 +246,47 @@ def test_explicit_deny_wins(aws: Aws, db: Db, moto_log: Path) -> None:
 def test_instance_without_iam_authentication_refuses_tokens(
     aws: Aws, db: Db, moto_log: Path
 ) -> None:
-    identifier = aws("rds").describe_db_instances()["DBInstances"]
-    (name,) = [i["DBInstanceIdentifier"] for i in identifier if i["Endpoint"]["Port"] == db.port]
     rds = aws("rds")
-    rds.modify_db_instance(DBInstanceIdentifier=name, EnableIAMDatabaseAuthentication=False)
+    rds.modify_db_instance(
+        DBInstanceIdentifier=db.identifier, EnableIAMDatabaseAuthentication=False
+    )
     try:
         token = _token(ROOT, db, db.iam_user)
         _assert_refused(db, db.iam_user, token, moto_log, "IAM database authentication is not")
     finally:
-        rds.modify_db_instance(DBInstanceIdentifier=name, EnableIAMDatabaseAuthentication=True)
+        rds.modify_db_instance(
+            DBInstanceIdentifier=db.identifier, EnableIAMDatabaseAuthentication=True
+        )
     db.connect(db.iam_user, _token(ROOT, db, db.iam_user)).close()
+
+
+def test_read_replica_checks_its_own_endpoint_and_resource_id(
+    aws: Aws, db: Db, moto_log: Path
+) -> None:
+    rds = aws("rds")
+    rds.create_db_instance_read_replica(
+        DBInstanceIdentifier=f"{db.identifier}-ro", SourceDBInstanceIdentifier=db.identifier
+    )
+    try:
+        (described,) = rds.describe_db_instances(DBInstanceIdentifier=f"{db.identifier}-ro")[
+            "DBInstances"
+        ]
+        replica = dataclasses.replace(
+            db,
+            identifier=described["DBInstanceIdentifier"],
+            port=described["Endpoint"]["Port"],
+            resource_id=described["DbiResourceId"],
+        )
+        replica.connect(db.iam_user, _token(ROOT, replica, db.iam_user)).close()
+        # A token for the source's endpoint, and a policy on the source's dbuser ARN, are not
+        # the replica's: RDS signs and authorizes per instance.
+        token = _token(ROOT, db, db.iam_user)
+        _assert_refused(replica, db.iam_user, token, moto_log, f"signed for {db.host}:{db.port}")
+        credentials = _role_credentials(aws, _connect_policy(db, db.iam_user))
+        token = _token(credentials, replica, db.iam_user)
+        _assert_refused(replica, db.iam_user, token, moto_log, NOT_ALLOWED)
+    finally:
+        rds.delete_db_instance(DBInstanceIdentifier=f"{db.identifier}-ro", SkipFinalSnapshot=True)
 
 
 def test_token_signed_with_unknown_keys_is_refused(db: Db, moto_log: Path) -> None:
