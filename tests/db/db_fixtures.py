@@ -153,7 +153,6 @@ def test_db(pg_server: PgServer) -> Iterator[ScratchDatabase]:
                 # Parallel workers share the cluster-wide roles: one setup at a time.
                 f"SELECT pg_advisory_lock({SETUP_LOCK_KEY})",
                 RDS_ROLES_SQL,
-                "GRANT rds_iam TO rds_superuser WITH ADMIN OPTION",
                 f"SELECT pg_advisory_unlock({SETUP_LOCK_KEY})",
                 f"CREATE ROLE {database.admin} LOGIN CREATEROLE CREATEDB PASSWORD "
                 + f"'{database.admin_password}'",
