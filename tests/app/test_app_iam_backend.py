@@ -6,7 +6,9 @@ What is proven here, and how:
 - the token is the password: the spy (app_harness.TokenSpy) makes each new token the
   role's password, so a login succeeds only with exactly that token;
 - counting: every call of the token function is recorded by the spy.
-Not provable here: that RDS accepts the token (that needs AWS; the format is checked).
+Not proven here: that RDS accepts the token. The emulator checks tokens as RDS does (its README,
+item 26): tests/db/test_db_migrate_as_migration_user.py runs the app's IAM backend against an
+emulated instance, where only a role allowed rds-db:connect on the user gets in.
 """
 
 from __future__ import annotations
