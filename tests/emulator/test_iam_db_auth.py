@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import logging
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -440,3 +442,38 @@ def test_ber_lengths_round_trip() -> None:
         assert (tag, len(content)) == (0x04, size)
     with pytest.raises(ldap_bind.BerError):
         ldap_bind.decode_all(b"\x04\x05abc")
+
+
+def test_bind_server_answers_over_a_socket_and_hangs_up_on_unbind() -> None:
+    server = ldap_bind.serve(lambda name, password: (name, password) == ("u@h:1", "good"))
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+            stream = client.makefile("rb")
+            for password, code in (("good", 0), ("bad", 49)):
+                client.sendall(
+                    ldap_bind.encode(ldap_bind.SEQUENCE, _bind_request(7, "u@h:1", password))
+                )
+                reply = ldap_bind.read_message(stream)
+                assert reply is not None
+                assert _result_code(ldap_bind.encode(ldap_bind.SEQUENCE, reply)) == code
+            unbind = ldap_bind.encode(ldap_bind.INTEGER, b"\x08") + bytes(
+                (ldap_bind.UNBIND_REQUEST, 0)
+            )
+            client.sendall(ldap_bind.encode(ldap_bind.SEQUENCE, unbind))
+            assert stream.read() == b""  # the server closed the connection
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_check_bind_refuses_and_logs_a_name_without_an_endpoint(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    token = _botocore_token()
+    with caplog.at_level(logging.WARNING, logger=iam_db_auth.__name__):
+        assert not iam_db_auth.check_bind("app_user@127.0.0.1:notaport", token)
+        assert not iam_db_auth.check_bind("app_user@127.0.0.1:5432", token)  # no such instance
+    messages = [record.getMessage() for record in caplog.records]
+    assert "does not end in @host:port" in messages[0]
+    assert "no DB instance has the endpoint 127.0.0.1:5432" in messages[1]
+    assert all(token not in message for message in messages)

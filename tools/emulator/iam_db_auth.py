@@ -321,12 +321,13 @@ def check_bind(name: str, password: str) -> bool:
     with `password` (the token)? Logs each refusal's reason, never the token."""
     user, _, endpoint = name.rpartition("@")
     host, _, port = endpoint.rpartition(":")
-    try:
-        reason = verify_token(password, host, int(port), user) if user else "no user name"
-    except ValueError:
-        reason = f"the bind name {name!r} does not end in @host:port"
-    except Exception as error:  # a lookup failing must refuse the login, not accept it
-        reason = f"the check failed: {error.__class__.__name__}: {error}"
+    if not (user and host and port.isdigit()):
+        reason: str | None = f"the bind name {name!r} does not end in @host:port"
+    else:
+        try:
+            reason = verify_token(password, host, int(port), user)
+        except Exception as error:  # a lookup failing must refuse the login, not accept it
+            reason = f"the check failed: {error.__class__.__name__}: {error}"
     if reason is not None:
         log.warning("IAM database authentication refused %s: %s", name, reason)
     return reason is None
