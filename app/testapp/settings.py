@@ -58,6 +58,9 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
 LOG_LEVEL = ENVIRON.get("LOG_LEVEL", "INFO").upper()
+# The image tag the task definition deployed (the ecs_service role sets it): /readyz reports it,
+# so a roll-out can be seen serving through the load balancer.
+APP_VERSION = ENVIRON.get("APP_IMAGE_TAG", "").strip()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
@@ -26,7 +27,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: one ``SELECT 1`` through the app's own database user."""
+    """Readiness: one ``SELECT 1`` through the app's own database user, and the deployed tag."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -37,7 +38,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         return _no_store(
             JsonResponse({"status": "unavailable", "reason": "database unreachable"}, status=503)
         )
-    return _no_store(JsonResponse({"status": "ready"}))
+    return _no_store(JsonResponse({"status": "ready", "version": settings.APP_VERSION}))
 
 
 def _no_store(response: JsonResponse) -> JsonResponse:

@@ -42,7 +42,7 @@ def test_other_paths_reject_an_unknown_host(path: str) -> None:
 def test_readyz_is_ready_when_the_database_answers() -> None:
     response = wsgi_get("/readyz")
     assert response.status == 200
-    assert json.loads(response.body) == {"status": "ready"}
+    assert json.loads(response.body) == {"status": "ready", "version": ""}
     assert response.headers["Cache-Control"] == "no-store"
 
 

@@ -26,7 +26,8 @@ ALB_TARGET_IP = "10.0.12.34"
 @pytest.fixture(scope="module")
 def server(app_database: AppDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("gunicorn") / "serve.log"
-    running = start_server(app_database.env, log)
+    # The tag the ecs_service role puts in the task definition's environment.
+    running = start_server({**app_database.env, "APP_IMAGE_TAG": "0123456789ab"}, log)
     yield running
     running.stop()
 
@@ -41,7 +42,7 @@ def test_every_endpoint_through_gunicorn(server: Server) -> None:
     assert server.get("/") == (200, "Hello, world!\n")
     assert server.get("/healthz", host=ALB_TARGET_IP, proto="http") == (200, "ok\n")
     status, body = server.get("/readyz")
-    assert (status, json.loads(body)) == (200, {"status": "ready"})
+    assert (status, json.loads(body)) == (200, {"status": "ready", "version": "0123456789ab"})
 
 
 def test_unknown_host_is_rejected_except_on_healthz(server: Server) -> None:
