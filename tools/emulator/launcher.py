@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.emulator import postgres, rds_postgres, rds_servers, tls
+from tools.emulator import alb_dataplane, postgres, rds_postgres, rds_servers, tls
 from tools.emulator.processes import (
     LOOPBACK,
     free_loopback_ports,
@@ -269,6 +269,7 @@ def _spawn_moto(port: int, pg_password: str, base: Path, logs: Path) -> subproce
         rds_postgres.ENV_PASSWORD: pg_password,
         rds_servers.ENV_BASE: str(base),
         rds_servers.ENV_LOGS: str(logs),
+        alb_dataplane.ENV_STATE_DIR: str(logs.parent),  # where alb-listeners.json goes
         "PYTHONUNBUFFERED": "1",
     }
     with open(logs / "moto.log", "ab") as log:
