@@ -231,14 +231,8 @@ class HealthChecker:
         now = time.monotonic()
         with self._lock:
             for target in targets:
-                port = int(target.get("Port") or self._registered_port(group, target["Id"]))
+                port = int(target["Port"])
                 self._start_draining(group, (group.arn, target["Id"], port), now)
-
-    def _registered_port(self, group: FakeTargetGroup, target_id: str) -> int:
-        for arn, tid, port in self._records:
-            if arn == group.arn and tid == target_id:
-                return port
-        return int(group.port or 0)
 
     def _start_draining(self, group: FakeTargetGroup, key: Key, now: float) -> None:
         record = self._records.get(key)

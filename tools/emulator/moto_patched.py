@@ -1322,13 +1322,10 @@ def patch_elbv2_target_health_checked() -> None:
     def deregister(
         original: Callable[..., Any], self: ELBv2Backend, arn: str, targets: Any
     ) -> None:
-        group = self.target_groups.get(arn)
-        # The port a target was registered with, for requests that name only its Id.
-        known = {t["Id"]: t["Port"] for t in group.targets.values()} if group else {}
         original(self, arn, targets)
-        if group is not None:
-            ported = [{"Id": t["Id"], "Port": t.get("Port") or known.get(t["Id"])} for t in targets]
-            alb_dataplane.plane().health.deregistered(group, ported)
+        group = self.target_groups[arn]
+        ported = [{"Id": t["Id"], "Port": target_port(group, t)} for t in targets]
+        alb_dataplane.plane().health.deregistered(group, ported)
 
     def describe(
         original: Callable[..., Any], self: ELBv2Backend, arn: str, targets: list[dict[str, Any]]
@@ -1347,23 +1344,61 @@ def patch_elbv2_target_health_checked() -> None:
     _wrap(ELBv2Backend, "describe_target_health", describe)
 
 
+NOT_REGISTERED = ("unused", "Target.NotRegistered", "Target is not registered to the target group")
+
+
 def _target_health(
     backend: ELBv2Backend, group: FakeTargetGroup, target: dict[str, Any]
 ) -> FakeHealthStatus:
     from moto.elbv2.models import FakeHealthStatus
 
     health = alb_dataplane.plane().health
-    registered = group.targets.get(target["Id"])
-    port = int(target.get("Port") or (registered or {}).get("Port") or group.port)
+    port = target_port(group, target)
     status = health.status(group.arn, target["Id"], port)
-    if status is None and registered is not None:
+    if status is None and (target["Id"], port) in group.targets:
         health.registered(backend, group)  # registered behind the API's back (tg.register)
         status = health.status(group.arn, target["Id"], port)
-    if status is None:
-        return group.health_for(target, backend.ec2_backend)  # not registered: moto's answer
-    state, reason, description = status
+    state, reason, description = status or NOT_REGISTERED
     hc_port = str(alb_health.health_check_port(group, port))
     return FakeHealthStatus(target["Id"], str(port), hc_port, state, reason, description)
+
+
+# 29. A target is an (Id, Port) pair -----------------------------------------------------------
+def target_port(group: FakeTargetGroup, target: dict[str, Any]) -> int:
+    """A target's port: its own, else the target group's (RegisterTargets / DeregisterTargets)."""
+    return int(target.get("Port") or group.port)
+
+
+def patch_elbv2_targets_by_id_and_port() -> None:
+    """AWS (RegisterTargets): "You can register each EC2 instance or IP address with the same
+    target group multiple times using different ports"; DeregisterTargets removes the one
+    registration of that Id and Port (the group's port when Port is omitted). moto keys a group's
+    targets by Id alone, so registering 127.0.0.1:8001 replaced 127.0.0.1:8000."""
+    from moto.elbv2.exceptions import InvalidTargetError, TargetNotRunning
+    from moto.elbv2.models import FakeTargetGroup
+
+    def register(group: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
+        for target in targets:
+            instance = group.ec2_backend.get_instance_by_id(target["Id"])
+            if instance is not None and instance.state != "running":
+                raise TargetNotRunning(instance_id=target["Id"])
+            port = target_port(group, target)
+            group.targets[(target["Id"], port)] = {"Id": target["Id"], "Port": port}
+
+    def deregister(group: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
+        for target in targets:
+            key = (target["Id"], target_port(group, target))
+            if key not in group.targets:
+                raise InvalidTargetError()
+            group.deregistered_targets[key] = group.targets.pop(key)
+
+    def deregister_terminated(group: FakeTargetGroup, instance_ids: list[str]) -> None:
+        for key in [k for k, t in group.targets.items() if t["Id"] in instance_ids]:
+            group.terminated_targets[key] = group.targets.pop(key)
+
+    FakeTargetGroup.register = register  # type: ignore[method-assign]
+    FakeTargetGroup.deregister = deregister  # type: ignore[method-assign]
+    FakeTargetGroup.deregister_terminated_instances = deregister_terminated  # type: ignore[method-assign]
 
 
 # Which patches run once moto has imported which module (None: before the server starts).
@@ -1399,6 +1434,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
         patch_elbv2_listeners_answer_http,
         patch_elbv2_dns_name_localhost,
         patch_elbv2_target_health_checked,
+        patch_elbv2_targets_by_id_and_port,
     ),
     "moto.ecs.models": (
         patch_ecs_cluster_capacity_providers,
