@@ -548,6 +548,7 @@ def https_balancer(
     return {
         "dns": balancer["DNSName"],
         "certificate": certificate,
+        "https_listener": https,
         "https_port": local_port(state_dir, https),
         "http_port": local_port(state_dir, http_listener),
         "target": secure,
@@ -590,6 +591,55 @@ def test_https_refuses_a_client_that_does_not_trust_the_certificate(
             tls=ssl.create_default_context(),
             host=https_balancer["dns"],
         )
+
+
+def tls_get(port: int, server_name: str, trusted: bytes, tmp_path: Path) -> bytes:
+    """GET / over TLS, trusting only `trusted` and checking the certificate names server_name."""
+    bundle = tmp_path / f"{uuid.uuid4().hex}.pem"
+    bundle.write_bytes(trusted)
+    verifying = ssl.create_default_context(cafile=str(bundle))
+    request = f"GET / HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n"
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        verifying.wrap_socket(raw, server_hostname=server_name) as secure,
+    ):
+        secure.sendall(request.encode())
+        return b"".join(iter(lambda: secure.recv(65536), b""))
+
+
+def test_sni_selects_an_added_certificate(
+    aws: Aws, elb: Any, https_balancer: dict[str, Any], tmp_path: Path
+) -> None:
+    other, key = self_signed("api.example.test")
+    arn = aws("acm").import_certificate(Certificate=other, PrivateKey=key)["CertificateArn"]
+    elb.add_listener_certificates(
+        ListenerArn=https_balancer["https_listener"], Certificates=[{"CertificateArn": arn}]
+    )
+    port = https_balancer["https_port"]
+    assert tls_get(port, "api.example.test", other, tmp_path).endswith(b"secure")
+    # Any other name still gets the default certificate.
+    answer = tls_get(port, https_balancer["dns"], https_balancer["certificate"], tmp_path)
+    assert answer.endswith(b"secure")
+
+
+def test_modify_listener_to_https_keeps_its_local_port(
+    aws: Aws, elb: Any, network: Any, state_dir: Path, tmp_path: Path
+) -> None:
+    balancer = make_alb(elb, network)
+    hello = {"StatusCode": "200", "ContentType": "text/plain", "MessageBody": "hello"}
+    listener = listen(elb, balancer, [{"Type": "fixed-response", "FixedResponseConfig": hello}])
+    port = local_port(state_dir, listener)
+    certificate, key = self_signed(balancer["DNSName"])
+    imported = aws("acm").import_certificate(Certificate=certificate, PrivateKey=key)
+
+    elb.modify_listener(
+        ListenerArn=listener,
+        Protocol="HTTPS",
+        Certificates=[{"CertificateArn": imported["CertificateArn"]}],
+    )
+
+    assert local_port(state_dir, listener) == port
+    assert tls_get(port, balancer["DNSName"], certificate, tmp_path).endswith(b"hello")
 
 
 # Listener lifecycle --------------------------------------------------------------------------

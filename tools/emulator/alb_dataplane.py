@@ -29,7 +29,6 @@ import re
 import secrets
 import ssl
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -39,7 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tools.emulator import addresses, alb_health
+from tools.emulator import addresses, alb_health, alb_tls
 
 if TYPE_CHECKING:
     from moto.elbv2.models import ELBv2Backend, FakeListener, FakeLoadBalancer, FakeTargetGroup
@@ -294,7 +293,9 @@ class ListenerServer(ThreadingHTTPServer):
         self.plane = plane
         self.backend = backend
         self.listener = listener
-        self.tls = tls_context(backend, listener) if listener.protocol == "HTTPS" else None
+        secure = listener.protocol == "HTTPS"
+        self.tls = alb_tls.ListenerTls(backend, listener).context if secure else None
+        self.served = (listener.protocol, listener.certificate, listener.ssl_policy)
         super().__init__((LOOPBACK, port), ProxyHandler)
         self.thread = threading.Thread(
             target=self.serve_forever, name=f"alb-{self.local_port}", daemon=True
@@ -324,26 +325,6 @@ class ListenerServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that went away mid-answer is no server error
-
-
-def tls_context(backend: ELBv2Backend, listener: FakeListener) -> ssl.SSLContext:
-    """The listener's default certificate (an ACM certificate, key included) as a server context."""
-    from moto.acm.models import AWS_ROOT_CA, acm_backends
-
-    bundle = acm_backends[backend.account_id][backend.region_name].get_certificate(
-        listener.certificate
-    )
-    # moto appends a made-up AWS root to every chain; serve what was imported.
-    chain = bundle.chain.replace(AWS_ROOT_CA, b"").strip()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2  # ELBSecurityPolicy-2016-08's floor
-    with tempfile.TemporaryDirectory(prefix="alb-tls-") as scratch:
-        cert_file, key_file = Path(scratch, "cert.pem"), Path(scratch, "key.pem")
-        cert_file.write_bytes(bundle.cert.strip() + b"\n" + (chain + b"\n" if chain else b""))
-        key_file.touch(mode=0o600)
-        key_file.write_bytes(bundle.key)
-        context.load_cert_chain(cert_file, key_file)
-    return context
 
 
 class ProxyHandler(BaseHTTPRequestHandler):
@@ -435,9 +416,13 @@ class DataPlane:
             self.write_listing()
 
     def reopen(self, backend: ELBv2Backend, listener: FakeListener) -> None:
-        """After ModifyListener (protocol, certificate): same local port if it is still free."""
+        """After ModifyListener changed its protocol, certificate or policy: a new server on the
+        same local port if it is still free (rules and actions are read per request anyway)."""
         with self._lock:
             old = self._servers.get(listener.arn)
+            wanted = (listener.protocol, listener.certificate, listener.ssl_policy)
+            if old is not None and old.served == wanted:
+                return
             port = old.local_port if old else 0
             self.close(listener.arn, write=False)
             try:
@@ -524,7 +509,7 @@ class DataPlane:
             if action.type == "fixed-response":
                 return fixed_response(action.data.get("FixedResponseConfig", {}))
             return self._forward(server, request, action)
-        except Exception as error:
+        except Exception as error:  # a 500 page for the client, the reason in moto.log
             print(f"alb_dataplane: {type(error).__name__}: {error}", file=sys.stderr)
             return error_page(500)
 

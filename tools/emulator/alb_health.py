@@ -313,7 +313,7 @@ class HealthChecker:
         try:
             ip = target_ip(backend, group, target_id)
             result = probe(group, ip, health_check_port(group, port), self._scale)
-        except Exception as error:
+        except Exception as error:  # AWS's "internal error" rather than a dead thread
             result = (
                 False,
                 "Elb.InternalError",

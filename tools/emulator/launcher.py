@@ -67,6 +67,9 @@ class EmulatorState:
 # The code that shapes what the running servers answer (not the launcher's own).
 SERVER_CODE = (
     "moto_patched.py",
+    "alb_dataplane.py",
+    "alb_health.py",
+    "alb_tls.py",
     "lambda_runtime.py",
     "rds_engine_defaults.py",
     "rds_postgres.py",

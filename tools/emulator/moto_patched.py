@@ -1284,7 +1284,7 @@ def _serve_listener(
     # still exists in the API, as before; why it does not answer goes to moto.log.
     try:
         serve(backend, listener)
-    except (OSError, ValueError, KeyError, LookupError) as error:
+    except Exception as error:  # the API answers as before, whatever the data plane does
         print(f"alb_dataplane: {listener.arn} not served: {error!r}", file=sys.stderr)
 
 
