@@ -85,6 +85,11 @@ class Target:
                     target.requests.append((self.path, headers))
                     self._answer(200, target.name.encode())
 
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                target.requests.append((self.path, dict(self.headers.items())))
+                self._answer(200, b"got " + self.rfile.read(length))
+
             def _answer(self, status: int, body: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
@@ -281,6 +286,21 @@ def test_forward_passes_host_unchanged_and_adds_forwarded_headers(
     assert seen["X-Forwarded-Proto"] == "http"
     assert seen["X-Forwarded-Port"] == str(port)
     assert seen["X-Amzn-Trace-Id"].startswith("Root=1-")
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_request_body_reaches_target(elb: Any, served: Any, targets: Any, chunked: bool) -> None:
+    _, group, port = served()
+    web = targets("posts")
+    register(elb, group, web)
+    wait_state(elb, group, web.port, "healthy")
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    body = iter([b"name=", b"value"]) if chunked else b"name=value"
+    connection.request("POST", "/form", body=body, encode_chunked=chunked)
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (200, b"got name=value")
+    connection.close()
+    assert web.requests[-1][1]["Content-Length"] == "10"
 
 
 def test_dns_name_is_under_elb_localhost(elb: Any, network: Any) -> None:
@@ -660,6 +680,16 @@ def test_deleting_listener_closes_its_port(elb: Any, network: Any, state_dir: Pa
     elb.delete_listener(ListenerArn=listener)
     assert refused(port)
     assert listener not in {e["listener_arn"] for e in alb_dataplane.listener_ports(state_dir)}
+
+
+def test_emulator_cli_lists_listeners(elb: Any, network: Any, state_dir: Path) -> None:
+    balancer = make_alb(elb, network)
+    answer = [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}]
+    listener = listen(elb, balancer, answer)
+    listed = json.loads(run_emulator("listeners", state_dir).stdout)
+    entry = next(e for e in listed if e["listener_arn"] == listener)
+    assert entry["url"] == f"http://{balancer['DNSName']}:{entry['local_port']}/"
+    assert (entry["protocol"], entry["port"]) == ("HTTP", 80)
 
 
 def test_deleting_balancer_closes_all_its_ports(elb: Any, network: Any, state_dir: Path) -> None:

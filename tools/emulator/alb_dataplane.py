@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tools.emulator import addresses, alb_health, alb_tls
 
@@ -327,6 +327,17 @@ class ListenerServer(ThreadingHTTPServer):
         pass  # a client that went away mid-answer is no server error
 
 
+def read_chunked(stream: BinaryIO) -> bytes:
+    """A chunked request body, whole (the target gets it with a Content-Length)."""
+    body = bytearray()
+    while size := int(stream.readline().split(b";")[0].strip() or b"0", 16):
+        body += stream.read(size)
+        stream.readline()  # the CRLF after each chunk
+    while stream.readline() not in (b"\r\n", b"\n", b""):
+        pass  # trailer fields, not forwarded
+    return bytes(body)
+
+
 class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: every answer carries Content-Length
     timeout = IDLE_TIMEOUT
@@ -341,8 +352,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_request  # noqa: N815
 
     def _read_request(self) -> Request:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
         path, _, query = self.path.partition("?")
         host = (self.headers.get("Host") or "").strip()
         host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
@@ -357,6 +367,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
             protocol=self.server.scheme,
             local_port=self.server.local_port,
         )
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return read_chunked(self.rfile)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def _send(self, answer: Answer, head: bool) -> None:
         self.send_response_only(answer.status, answer.reason)

@@ -340,4 +340,5 @@ def stop(directory: Path | None = None) -> bool:
 def _teardown(directory: Path, state: EmulatorState) -> None:
     postgres.stop_server(state.pg_pid, Path(state.pg_base_dir))
     terminate(state.moto_pid, MOTO_MARKER, (signal.SIGTERM, signal.SIGKILL), grace=5)
+    (directory / alb_dataplane.LISTING_FILE).unlink(missing_ok=True)  # those ports are closed
     _state_file(directory).unlink(missing_ok=True)
