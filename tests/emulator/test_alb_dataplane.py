@@ -431,6 +431,15 @@ def test_refused_connection_fails_health_checks(elb: Any, served: Any, targets: 
     )
 
 
+def test_unpublished_private_address_is_never_contacted(elb: Any, served: Any) -> None:
+    # No task published 10.99.0.1:8000: nothing is sent off loopback, the target times out.
+    _, group, port = served()
+    elb.register_targets(TargetGroupArn=group, Targets=[{"Id": "10.99.0.1", "Port": 8000}])
+    health = wait_state(elb, group, 8000, "unhealthy")
+    assert health["Reason"] == "Target.Timeout"
+    assert fetch(port)[0] == 504  # fail-open sends it there; an ENI that never answers
+
+
 def test_group_without_listener_is_unused(elb: Any, network: Any, targets: Any) -> None:
     group = make_group(elb, network)
     idle = targets("idle")

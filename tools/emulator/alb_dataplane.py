@@ -38,7 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from tools.emulator import addresses, alb_health, alb_tls
+from tools.emulator import alb_health, alb_tls
 
 if TYPE_CHECKING:
     from moto.elbv2.models import ELBv2Backend, FakeListener, FakeLoadBalancer, FakeTargetGroup
@@ -253,7 +253,10 @@ def proxy(
     request: Request, group: FakeTargetGroup, ip: str, port: int, listener_port: int
 ) -> Answer:
     """One request to one target (resolved through addresses.py); 502/504 as ALB answers."""
-    host, local_port = addresses.resolve(ip, port)
+    address = alb_health.on_loopback(ip, port)
+    if address is None:
+        return error_page(504)  # an ENI that does not answer: ALB times out
+    host, local_port = address
     connection: http.client.HTTPConnection
     if (group.protocol or "HTTP").upper() == "HTTPS":
         context = ssl._create_unverified_context()

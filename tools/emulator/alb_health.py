@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import ipaddress
 import os
 import re
 import ssl
@@ -117,9 +118,23 @@ def health_check_port(group: FakeTargetGroup, traffic_port: int) -> int:
     return traffic_port if configured == "traffic-port" else int(configured)
 
 
+def on_loopback(ip: str, port: int) -> tuple[str, int] | None:
+    """Where to connect for a target (addresses.resolve), or None when that is not loopback:
+    an address nobody published (a task not started yet, an instance's VPC address) is never
+    contacted; to the load balancer it is an ENI that does not answer."""
+    host, local_port = addresses.resolve(ip, port)
+    try:
+        return (host, local_port) if ipaddress.ip_address(host).is_loopback else None
+    except ValueError:
+        return (host, local_port) if host == "localhost" else None
+
+
 def probe(group: FakeTargetGroup, ip: str, port: int, scale: float) -> tuple[bool, str, str]:
     """One health check: (passed, reason code, description) with AWS's reason codes."""
-    host, local_port = addresses.resolve(ip, port)
+    address = on_loopback(ip, port)
+    if address is None:
+        return False, "Target.Timeout", "Request timed out"
+    host, local_port = address
     timeout = float(group.health_check_timeout_seconds or 5) * scale
     connection: http.client.HTTPConnection
     if (group.health_check_protocol or "HTTP").upper() == "HTTPS":
