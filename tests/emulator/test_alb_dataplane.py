@@ -685,9 +685,14 @@ def test_deleting_listener_closes_its_port(elb: Any, network: Any, state_dir: Pa
     answer = [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}]
     listener = listen(elb, balancer, answer)
     port = local_port(state_dir, listener)
-    assert fetch(port)[0] == 200
+    kept_alive = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    kept_alive.request("GET", "/")
+    assert kept_alive.getresponse().read() == b""  # 200, empty body; the connection stays open
     elb.delete_listener(ListenerArn=listener)
     assert refused(port)
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        kept_alive.request("GET", "/")  # the open connection is dropped too
+        kept_alive.getresponse()
     assert listener not in {e["listener_arn"] for e in alb_dataplane.listener_ports(state_dir)}
 
 

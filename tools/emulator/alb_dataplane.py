@@ -19,6 +19,7 @@ acm backends directly.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import itertools
@@ -27,6 +28,7 @@ import os
 import random
 import re
 import secrets
+import socket
 import ssl
 import sys
 import threading
@@ -231,27 +233,27 @@ def fixed_response(config: dict[str, Any]) -> Answer:
     )
 
 
-def forwarded_headers(request: Request, listener_port: int) -> list[tuple[str, str]]:
+def forwarded_headers(request: Request) -> list[tuple[str, str]]:
     """The client's headers (Host unchanged, as on AWS) plus ALB's X-Forwarded-* and trace id."""
     headers = [(k, v) for k, v in request.headers if k.lower() not in HOP_BY_HOP]
     drop = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "content-length"}
     headers = [(k, v) for k, v in headers if k.lower() not in drop]
     chain = ", ".join([*request.header("X-Forwarded-For"), request.client_ip])  # append mode
-    trace = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
     headers += [
         ("X-Forwarded-For", chain),
         ("X-Forwarded-Proto", request.protocol),
         ("X-Forwarded-Port", str(request.local_port)),
-        ("X-Amzn-Trace-Id", trace),
     ]
+    if not request.header("X-Amzn-Trace-Id"):  # a client's own trace id is passed on
+        headers.append(
+            ("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}")
+        )
     if request.body or request.method in ("POST", "PUT", "PATCH"):
         headers.append(("Content-Length", str(len(request.body))))
     return headers
 
 
-def proxy(
-    request: Request, group: FakeTargetGroup, ip: str, port: int, listener_port: int
-) -> Answer:
+def proxy(request: Request, group: FakeTargetGroup, ip: str, port: int) -> Answer:
     """One request to one target (resolved through addresses.py); 502/504 as ALB answers."""
     address = alb_health.on_loopback(ip, port)
     if address is None:
@@ -268,7 +270,7 @@ def proxy(
     target = request.path + (f"?{request.query}" if request.query else "")
     try:
         connection.putrequest(request.method, target, skip_host=True, skip_accept_encoding=True)
-        for name, value in forwarded_headers(request, listener_port):
+        for name, value in forwarded_headers(request):
             connection.putheader(name, value)
         connection.endheaders(request.body or None)
         response = connection.getresponse()
@@ -299,10 +301,28 @@ class ListenerServer(ThreadingHTTPServer):
         secure = listener.protocol == "HTTPS"
         self.tls = alb_tls.ListenerTls(backend, listener).context if secure else None
         self.served = (listener.protocol, listener.certificate, listener.ssl_policy)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__((LOOPBACK, port), ProxyHandler)
         self.thread = threading.Thread(
-            target=self.serve_forever, name=f"alb-{self.local_port}", daemon=True
+            target=self.serve_forever, args=(0.1,), name=f"alb-{self.local_port}", daemon=True
         )
+
+    def stop(self) -> None:
+        """Close the port and drop open (keep-alive) connections, as a deleted listener does."""
+        self.shutdown()
+        self.server_close()
+        with self._connections_lock:
+            for connection in list(self._connections):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+    def _track(self, connection: socket.socket, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
 
     @property
     def local_port(self) -> int:
@@ -314,7 +334,7 @@ class ListenerServer(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.tls is None:
-            super().finish_request(request, client_address)
+            self._serve(request, client_address)
             return
         request.settimeout(IDLE_TIMEOUT)
         try:
@@ -322,9 +342,16 @@ class ListenerServer(ThreadingHTTPServer):
         except (OSError, ssl.SSLError):
             return  # a failed handshake: the client sees the TLS alert
         try:
-            super().finish_request(secure, client_address)
+            self._serve(secure, client_address)
         finally:
             secure.close()
+
+    def _serve(self, connection: socket.socket, client_address: Any) -> None:
+        self._track(connection, True)
+        try:
+            super().finish_request(connection, client_address)
+        finally:
+            self._track(connection, False)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that went away mid-answer is no server error
@@ -453,8 +480,7 @@ class DataPlane:
         with self._lock:
             server = self._servers.pop(listener_arn, None)
             if server is not None:
-                server.shutdown()
-                server.server_close()
+                server.stop()
             if write:
                 self.write_listing()
 
@@ -552,7 +578,7 @@ class DataPlane:
             return error_page(503)
         target_id, port = targets[next(self._turn(group.arn)) % len(targets)]
         ip = alb_health.target_ip(server.backend, group, target_id)
-        return proxy(request, group, ip, port, int(server.listener.port))
+        return proxy(request, group, ip, port)
 
     def _turn(self, group_arn: str) -> Iterator[int]:
         with self._lock:
