@@ -55,6 +55,8 @@ class Target:
         self.name = name
         self.health_status = 200
         self.health_delay = 0.0
+        self.health_gate = threading.Event()  # health checks wait for it (set: answer at once)
+        self.health_gate.set()
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.health_checks: list[dict[str, str]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -77,6 +79,7 @@ class Target:
                 headers = dict(self.headers.items())
                 if self.path == "/health":
                     target.health_checks.append(headers)
+                    target.health_gate.wait(timeout=10)
                     time.sleep(target.health_delay)
                     self._answer(target.health_status, b"ok")
                 elif self.path == "/drop":
@@ -398,16 +401,18 @@ def test_health_check_sends_target_address_as_host(elb: Any, served: Any, target
 
 # DescribeTargetHealth ------------------------------------------------------------------------
 def test_target_starts_initial_then_healthy(elb: Any, served: Any, targets: Any) -> None:
-    _, group, _ = served()
-    slow = targets("slow")
-    slow.health_delay = 0.1  # within the 0.2 s timeout, long enough to see `initial`
-    register(elb, group, slow)
-    assert health_of(elb, group)[slow.port] == {
+    # Ten failures allowed: the checks that time out while the gate is shut keep it `initial`.
+    _, group, _ = served(UnhealthyThresholdCount=10)
+    late = targets("late")
+    late.health_gate.clear()
+    register(elb, group, late)
+    assert health_of(elb, group)[late.port] == {
         "State": "initial",
         "Reason": "Elb.InitialHealthChecking",
         "Description": "Initial health checks in progress",
     }
-    assert wait_state(elb, group, slow.port, "healthy") == {"State": "healthy"}
+    late.health_gate.set()
+    assert wait_state(elb, group, late.port, "healthy") == {"State": "healthy"}
 
 
 def test_slow_health_check_is_a_timeout(elb: Any, served: Any, targets: Any) -> None:
