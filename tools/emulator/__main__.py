@@ -1,12 +1,13 @@
-"""Command line: python -m tools.emulator start|stop|status|env."""
+"""Command line: python -m tools.emulator start|stop|status|env|listeners."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
-from tools.emulator import launcher
+from tools.emulator import alb_dataplane, launcher
 
 
 def _start() -> int:
@@ -57,7 +58,19 @@ def _env() -> int:
     return 0
 
 
-COMMANDS = {"start": _start, "stop": _stop, "status": _status, "env": _env}
+def _listeners() -> int:
+    # Where each load balancer listener listens (README, "Load balancers"), as JSON.
+    print(json.dumps(alb_dataplane.listener_ports(launcher.state_dir()), indent=2))
+    return 0
+
+
+COMMANDS = {
+    "start": _start,
+    "stop": _stop,
+    "status": _status,
+    "env": _env,
+    "listeners": _listeners,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

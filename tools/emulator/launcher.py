@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.emulator import postgres, rds_postgres, rds_servers, tls
+from tools.emulator import alb_dataplane, postgres, rds_postgres, rds_servers, tls
 from tools.emulator.processes import (
     LOOPBACK,
     free_loopback_ports,
@@ -67,6 +67,9 @@ class EmulatorState:
 # The code that shapes what the running servers answer (not the launcher's own).
 SERVER_CODE = (
     "moto_patched.py",
+    "alb_dataplane.py",
+    "alb_health.py",
+    "alb_tls.py",
     "lambda_runtime.py",
     "rds_engine_defaults.py",
     "rds_postgres.py",
@@ -271,6 +274,7 @@ def _spawn_moto(port: int, pg_password: str, base: Path, logs: Path) -> subproce
         rds_postgres.ENV_PASSWORD: pg_password,
         rds_servers.ENV_BASE: str(base),
         rds_servers.ENV_LOGS: str(logs),
+        alb_dataplane.ENV_STATE_DIR: str(logs.parent),  # where alb-listeners.json goes
         "PYTHONUNBUFFERED": "1",
     }
     with open(logs / "moto.log", "ab") as log:
@@ -338,4 +342,5 @@ def stop(directory: Path | None = None) -> bool:
 def _teardown(directory: Path, state: EmulatorState) -> None:
     postgres.stop_server(state.pg_pid, Path(state.pg_base_dir))
     terminate(state.moto_pid, MOTO_MARKER, (signal.SIGTERM, signal.SIGKILL), grace=5)
+    (directory / alb_dataplane.LISTING_FILE).unlink(missing_ok=True)  # those ports are closed
     _state_file(directory).unlink(missing_ok=True)

@@ -28,6 +28,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from tools.emulator import (
+    alb_dataplane,
+    alb_health,
     iam_db_auth,
     lambda_runtime,
     rds_engine_defaults,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from moto.ecr.models import ECRBackend
     from moto.ecs.models import Cluster
     from moto.ecs.responses import EC2ContainerServiceResponse
+    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeListener, FakeTargetGroup
     from moto.rds.models import DBInstance, DBParameterGroup, RDSBackend
     from moto.rds.responses import RDSResponse
 
@@ -1253,6 +1256,165 @@ def patch_iam_oidc_client_ids() -> None:
     IamResponse.remove_client_id_from_open_id_connect_provider = remove_client_id  # type: ignore[attr-defined]
 
 
+# 27. ALB data plane: listeners answer HTTP ----------------------------------------------------
+def patch_elbv2_listeners_answer_http() -> None:
+    """AWS: an ALB listener accepts connections on its port and routes them by its rules. moto
+    stores the listener and nothing listens. Here each listener of an application load
+    balancer gets a loopback port of its own (alb_dataplane.py), opened by CreateListener,
+    reopened by ModifyListener, closed by DeleteListener and DeleteLoadBalancer."""
+    from moto.elbv2.models import ELBv2Backend
+
+    def create(original: Callable[..., Any], self: ELBv2Backend, *args: Any, **kw: Any) -> Any:
+        listener = original(self, *args, **kw)
+        _serve_listener(self, listener, alb_dataplane.plane().open)
+        return listener
+
+    def modify(original: Callable[..., Any], self: ELBv2Backend, *args: Any, **kw: Any) -> Any:
+        listener = original(self, *args, **kw)
+        _serve_listener(self, listener, alb_dataplane.plane().reopen)
+        return listener
+
+    def delete(original: Callable[..., Any], self: ELBv2Backend, arn: str) -> Any:
+        listener = original(self, arn)
+        alb_dataplane.plane().close(arn)
+        return listener
+
+    def delete_balancer(original: Callable[..., Any], self: ELBv2Backend, arn: str) -> None:
+        balancer = self.load_balancers.get(arn)
+        original(self, arn)
+        if balancer is not None:
+            alb_dataplane.plane().close_balancer(balancer)
+
+    _wrap(ELBv2Backend, "create_listener", create)
+    _wrap(ELBv2Backend, "modify_listener", modify)
+    _wrap(ELBv2Backend, "delete_listener", delete)
+    _wrap(ELBv2Backend, "delete_load_balancer", delete_balancer)
+
+
+def _serve_listener(
+    backend: ELBv2Backend, listener: FakeListener, serve: Callable[..., None]
+) -> None:
+    # A listener the data plane cannot serve (an IAM server certificate, a key moto lacks)
+    # still exists in the API, as before; why it does not answer goes to moto.log.
+    try:
+        serve(backend, listener)
+    except Exception as error:  # the API answers as before, whatever the data plane does
+        print(f"alb_dataplane: {listener.arn} not served: {error!r}", file=sys.stderr)
+
+
+# 28. ALB DNS names resolve to loopback --------------------------------------------------------
+def patch_elbv2_dns_name_localhost() -> None:
+    """AWS: an ALB's DNSName resolves to the load balancer. moto's
+    `<name>-1.<region>.elb.amazonaws.com` resolves to nothing here (or to AWS). Here it is
+    `<name>-<digits>.<region>.elb.localhost`, which curl resolves to 127.0.0.1 (RFC 6761), so
+    `curl http://<DNSName>:<local port>/` sends the real name as Host."""
+    from moto.elbv2.models import ELBv2Backend
+
+    def create(original: Callable[..., Any], self: ELBv2Backend, *args: Any, **kw: Any) -> Any:
+        balancer = original(self, *args, **kw)
+        balancer.dns_name = alb_dataplane.local_dns_name(
+            balancer.name, self.region_name, balancer.scheme
+        )
+        return balancer
+
+    _wrap(ELBv2Backend, "create_load_balancer", create)
+
+
+# 29. Target health is health-checked ----------------------------------------------------------
+def patch_elbv2_target_health_checked() -> None:
+    """AWS: DescribeTargetHealth reports each target's health-check state (initial, healthy,
+    unhealthy, draining, unused) with a reason code. moto reports every registered target
+    healthy. Here targets are health-checked (alb_health.py) and the real state is reported;
+    deregistered targets are listed as draining for the (capped) deregistration delay."""
+    from moto.elbv2.models import ELBv2Backend
+
+    def register(original: Callable[..., Any], self: ELBv2Backend, arn: str, targets: Any) -> None:
+        original(self, arn, targets)
+        alb_dataplane.plane().start()
+        alb_dataplane.plane().health.registered(self, self.target_groups[arn])
+
+    def deregister(
+        original: Callable[..., Any], self: ELBv2Backend, arn: str, targets: Any
+    ) -> None:
+        original(self, arn, targets)
+        group = self.target_groups[arn]
+        ported = [{"Id": t["Id"], "Port": target_port(group, t)} for t in targets]
+        alb_dataplane.plane().health.deregistered(group, ported)
+
+    def describe(
+        original: Callable[..., Any], self: ELBv2Backend, arn: str, targets: list[dict[str, Any]]
+    ) -> list[FakeHealthStatus]:
+        group = self.target_groups.get(arn)
+        if group is None:
+            return original(self, arn, targets)  # TargetGroupNotFound
+        health = alb_dataplane.plane().health
+        if not targets:
+            draining = [{"Id": i, "Port": p} for i, p in health.draining(arn)]
+            targets = list(group.targets.values()) + draining
+        return [_target_health(self, group, target) for target in targets]
+
+    _wrap(ELBv2Backend, "register_targets", register)
+    _wrap(ELBv2Backend, "deregister_targets", deregister)
+    _wrap(ELBv2Backend, "describe_target_health", describe)
+
+
+NOT_REGISTERED = ("unused", "Target.NotRegistered", "Target is not registered to the target group")
+
+
+def _target_health(
+    backend: ELBv2Backend, group: FakeTargetGroup, target: dict[str, Any]
+) -> FakeHealthStatus:
+    from moto.elbv2.models import FakeHealthStatus
+
+    health = alb_dataplane.plane().health
+    port = target_port(group, target)
+    status = health.status(group.arn, target["Id"], port)
+    if status is None and (target["Id"], port) in group.targets:
+        health.registered(backend, group)  # registered behind the API's back (tg.register)
+        status = health.status(group.arn, target["Id"], port)
+    state, reason, description = status or NOT_REGISTERED
+    hc_port = str(alb_health.health_check_port(group, port))
+    return FakeHealthStatus(target["Id"], str(port), hc_port, state, reason, description)
+
+
+# 30. A target is an (Id, Port) pair -----------------------------------------------------------
+def target_port(group: FakeTargetGroup, target: dict[str, Any]) -> int:
+    """A target's port: its own, else the target group's (RegisterTargets / DeregisterTargets)."""
+    return int(target.get("Port") or group.port)
+
+
+def patch_elbv2_targets_by_id_and_port() -> None:
+    """AWS (RegisterTargets): "You can register each EC2 instance or IP address with the same
+    target group multiple times using different ports"; DeregisterTargets removes the one
+    registration of that Id and Port (the group's port when Port is omitted). moto keys a group's
+    targets by Id alone, so registering 127.0.0.1:8001 replaced 127.0.0.1:8000."""
+    from moto.elbv2.exceptions import InvalidTargetError, TargetNotRunning
+    from moto.elbv2.models import FakeTargetGroup
+
+    def register(group: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
+        for target in targets:
+            instance = group.ec2_backend.get_instance_by_id(target["Id"])
+            if instance is not None and instance.state != "running":
+                raise TargetNotRunning(instance_id=target["Id"])
+            port = target_port(group, target)
+            group.targets[(target["Id"], port)] = {"Id": target["Id"], "Port": port}
+
+    def deregister(group: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
+        for target in targets:
+            key = (target["Id"], target_port(group, target))
+            if key not in group.targets:
+                raise InvalidTargetError()
+            group.deregistered_targets[key] = group.targets.pop(key)
+
+    def deregister_terminated(group: FakeTargetGroup, instance_ids: list[str]) -> None:
+        for key in [k for k, t in group.targets.items() if t["Id"] in instance_ids]:
+            group.terminated_targets[key] = group.targets.pop(key)
+
+    FakeTargetGroup.register = register  # type: ignore[method-assign]
+    FakeTargetGroup.deregister = deregister  # type: ignore[method-assign]
+    FakeTargetGroup.deregister_terminated_instances = deregister_terminated  # type: ignore[method-assign]
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -1282,7 +1444,13 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     "moto.ecr.models": (patch_ecr_manifest_digest,),
     "moto.ecr.responses": (patch_ecr_lifecycle_policy_preview,),
     "moto.kms.models": (patch_kms_schedule_deletion_by_arn,),
-    "moto.elbv2.models": (patch_elbv2_alb_default_attributes,),
+    "moto.elbv2.models": (
+        patch_elbv2_alb_default_attributes,
+        patch_elbv2_listeners_answer_http,
+        patch_elbv2_dns_name_localhost,
+        patch_elbv2_target_health_checked,
+        patch_elbv2_targets_by_id_and_port,
+    ),
     "moto.ecs.models": (
         patch_ecs_cluster_capacity_providers,
         patch_ecs_run_task_task_level_memory,
