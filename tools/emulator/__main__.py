@@ -1,4 +1,4 @@
-"""Command line: python -m tools.emulator start|stop|status|env|listeners."""
+"""Command line: python -m tools.emulator start|stop|status|env|listeners|urls."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
-from tools.emulator import alb_dataplane, launcher
+from tools.emulator import alb_dataplane, launcher, service_urls
 
 
 def _start() -> int:
@@ -64,12 +65,22 @@ def _listeners() -> int:
     return 0
 
 
+def _urls() -> int:
+    # Each deployed environment's service URL on this emulator (outputs/<env>/local.json).
+    outputs = Path(__file__).resolve().parents[2] / "outputs"
+    urls = service_urls.write_all(outputs, alb_dataplane.listener_ports(launcher.state_dir()))
+    for env_name, url in urls.items():
+        print(f"{env_name}: {url}  (outputs/{env_name}/{service_urls.LOCAL_OUTPUTS})")
+    return 0
+
+
 COMMANDS = {
     "start": _start,
     "stop": _stop,
     "status": _status,
     "env": _env,
     "listeners": _listeners,
+    "urls": _urls,
 }
 
 
