@@ -426,6 +426,7 @@ def state(expected: dict[str, Any]) -> dict[str, Any]:
         "revisions": len(app.revisions()),
         "service_task_definition": service["taskDefinition"],
         "service_deployments": [d["taskDefinition"] for d in service.get("deployments", [])],
+        "rollout_states": [d.get("rolloutState", "") for d in service.get("deployments", [])],
         "desired_count": service["desiredCount"],
         "cpu": task["cpu"],
         "image": task["containerDefinitions"][0]["image"],
@@ -463,28 +464,9 @@ def drift(expected: dict[str, Any]) -> int:
     return scaled
 
 
-def finish_migrations(expected: dict[str, Any], seconds: float) -> int:
-    """Stand in for the migration container exiting 0, which the emulator cannot run (#12):
-    for ``seconds``, stop every running task the role started as a migration."""
-    ecs, cluster = boto3.client("ecs"), name(expected, "cluster")
-    finished, deadline = 0, time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        running = ecs.list_tasks(
-            cluster=cluster, startedBy="ansible-migrate", desiredStatus="RUNNING"
-        )["taskArns"]
-        for arn in running:
-            ecs.stop_task(cluster=cluster, task=arn, reason="Essential container in task exited")
-            finished += 1
-        time.sleep(1)
-    return finished
-
-
 def main() -> int:
     command = sys.argv[1]
     expected = json.loads(sys.argv[2])
-    if command == "finish-migrations":
-        print(json.dumps({"finished": finish_migrations(expected, float(sys.argv[3]))}))
-        return 0
     if command == "state":
         print(json.dumps(state(expected)))
         return 0
