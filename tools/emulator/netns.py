@@ -16,7 +16,7 @@ Here (root only) each task gets a network namespace with nothing but `lo`:
   declare are left free for them. The set follows the host's listeners (/proc/net/tcp) while
   the task runs.
 
-Without root (or without `unshare`), `Namespace.create()` raises `NamespaceUnavailable` and
+Without root (or without `unshare`), `Namespace.create()` raises `NamespaceUnavailableError` and
 the caller falls back to the host's network.
 """
 
@@ -39,11 +39,11 @@ BRIDGE_REFRESH_SECONDS = 0.5
 T = TypeVar("T")
 
 
-class NamespaceUnavailable(Exception):
+class NamespaceUnavailableError(Exception):
     """No network namespace here (not root, or the kernel refuses)."""
 
 
-def _in_thread(target: Callable[[], T]) -> T:
+def _in_thread[T](target: Callable[[], T]) -> T:
     """Run `target` in a new thread and return its result (or raise its exception): a
     thread that changes namespace never goes back to serving the server."""
     outcome: dict[str, Any] = {}
@@ -75,21 +75,21 @@ class Namespace:
     @classmethod
     def create(cls) -> Namespace:
         if os.geteuid() != 0:
-            raise NamespaceUnavailable("not root")
+            raise NamespaceUnavailableError("not root")
 
         def make() -> int:
             try:
                 os.unshare(os.CLONE_NEWNET)
             except OSError as error:
-                raise NamespaceUnavailable(str(error)) from None
+                raise NamespaceUnavailableError(str(error)) from None
             # The new namespace's `lo` is down; the `ip` child inherits this thread's namespace.
             subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True)
-            return os.open(f"/proc/thread-self/ns/net", os.O_RDONLY)
+            return os.open("/proc/thread-self/ns/net", os.O_RDONLY)
 
         try:
             return cls(_in_thread(make))
         except (FileNotFoundError, subprocess.CalledProcessError) as error:
-            raise NamespaceUnavailable(str(error)) from None
+            raise NamespaceUnavailableError(str(error)) from None
 
     def run(self, target: Callable[[], T]) -> T:
         """Call `target` from a thread inside the namespace (processes it forks stay there)."""
