@@ -42,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -270,9 +271,8 @@ class Account:
             parameter = ssm_backends[self.account_id][region].get_parameter(identifier)
             if parameter is None:
                 raise LookupError(f"unable to retrieve secrets from ssm: {identifier}")
-            if parameter.type == "SecureString":  # ECS decrypts with the execution role
-                return str(parameter.decrypt(parameter.value))
-            return str(parameter.value)
+            # ECS decrypts a SecureString with the execution role; moto keeps it "encrypted".
+            return str(parameter.decrypt(parameter.value))
         backend = secretsmanager_backends[self.account_id][region]
         try:
             answer = backend.get_secret_value(identifier, version, stage)
@@ -458,6 +458,7 @@ class TaskRun:
         except TaskFailedToStartError as error:
             self._fail(str(error))
         except Exception as error:  # an emulator bug must still end the task, visibly
+            traceback.print_exc()  # to the server's log
             self._fail(f"emulator error: {type(error).__name__}: {error}")
         finally:
             self._shut_down()
