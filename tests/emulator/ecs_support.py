@@ -36,7 +36,7 @@ cd "$(dirname "$0")"
 exec python app.py "$@"
 """
 
-APP = '''\
+APP = """\
 import json, os, sys, time, http.server, urllib.request
 mode, args = (sys.argv[1:] or ["serve"])[0], sys.argv[2:]
 if mode == "exit":
@@ -65,7 +65,7 @@ if mode == "serve":
     http.server.HTTPServer(("0.0.0.0", port), Handler).serve_forever()
 if mode == "sleep":
     time.sleep(float(args[0]))
-'''
+"""
 
 
 def sha256(data: bytes) -> str:

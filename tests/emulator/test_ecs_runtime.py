@@ -250,7 +250,9 @@ def test_container_port_answers_and_health_check_turns_healthy(
     arn = _run(aws, cluster, awsvpc, definition)
     task = wait_status(aws, cluster, arn, "RUNNING")
     assert task["healthStatus"] == "UNKNOWN"
-    healthy = wait_for(lambda: (t := describe_task(aws, cluster, arn))["healthStatus"] == "HEALTHY" and t)
+    healthy = wait_for(
+        lambda: (t := describe_task(aws, cluster, arn))["healthStatus"] == "HEALTHY" and t
+    )
     assert healthy["containers"][0]["healthStatus"] == "HEALTHY"
     private_ip = healthy["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
     assert private_ip.startswith("10.20.3.")  # in the task's subnet

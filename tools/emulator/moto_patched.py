@@ -1358,6 +1358,48 @@ def patch_ecs_runs_tasks() -> None:
     _wrap(Task, "advance", advance)
 
 
+def patch_ecs_services_schedule() -> None:
+    """AWS: a service's scheduler keeps desiredCount tasks of its PRIMARY deployment running,
+    rolls a new deployment on UpdateService (taskDefinition, forceNewDeployment), registers
+    its tasks in its target groups, and trips the deployment circuit breaker. moto keeps a
+    service as a record and starts nothing. Here ecs_services.py schedules each service."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    def create(original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any) -> Any:
+        service = original(backend, *args, **kwargs)
+        ecs_services.start(backend, service)
+        return service
+
+    def update(original: Callable[..., Any], backend: Any, properties: dict[str, Any]) -> Any:
+        forced = bool(properties.get("force_new_deployment"))
+        requested = properties.get("task_definition")
+        cluster = backend._get_cluster(properties.get("cluster", "default"))
+        before = backend._get_service(cluster.name, properties["service"].split("/")[-1])
+        previous, deployments = before.task_definition, [dict(d) for d in before.deployments]
+        service = original(backend, properties)
+        scheduler = ecs_services.of(service)
+        if scheduler is None:
+            return service
+        service.deployments = deployments  # moto renames the primary on forceNewDeployment
+        if requested:
+            service.task_definition = backend.describe_task_definition(requested).arn
+        if forced or service.task_definition != previous:
+            scheduler.redeploy(service.task_definition)
+        scheduler.wake.set()
+        return service
+
+    def delete(original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any) -> Any:
+        service = original(backend, *args, **kwargs)
+        scheduler = ecs_services.of(service)
+        if scheduler is not None:
+            scheduler.wake.set()  # INACTIVE now: the scheduler stops its tasks
+        return service
+
+    _wrap(EC2ContainerServiceBackend, "create_service", create)
+    _wrap(EC2ContainerServiceBackend, "update_service", update)
+    _wrap(EC2ContainerServiceBackend, "delete_service", delete)
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -1392,6 +1434,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
         patch_ecs_run_task_task_level_memory,
         patch_ecs_role_propagation,
         patch_ecs_runs_tasks,  # after 20b: wraps its run_task
+        patch_ecs_services_schedule,
     ),
     "moto.applicationautoscaling.responses": (patch_application_autoscaling_tags,),
     "moto.iam.responses": (patch_iam_oidc_client_ids,),
