@@ -117,6 +117,9 @@ def resolve(ref: ImageRef, lookup: ManifestLookup, blobs: BlobStore) -> Image:
 
 def _layer_tar(blob: bytes) -> tarfile.TarFile:
     data = gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob
+    # umoci ends a layer right after its last file's bytes (no block padding, no end-of-archive
+    # blocks); container runtimes and GNU tar read it anyway, Python's tarfile needs them.
+    data += b"\0" * (-len(data) % tarfile.BLOCKSIZE + 2 * tarfile.BLOCKSIZE)
     return tarfile.open(fileobj=io.BytesIO(data), mode="r:")
 
 
