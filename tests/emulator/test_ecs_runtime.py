@@ -135,6 +135,21 @@ def test_pushed_blobs_are_kept_by_digest(emulator: tuple[Path, Aws], image: str)
         assert sha256(blob.read_bytes()) == descriptor["digest"]
 
 
+def test_layer_download_url_serves_the_pushed_bytes(aws: Aws, image: str) -> None:
+    repository, digest = image.split("/", 1)[1].split("@")
+    manifest = aws("ecr").batch_get_image(
+        repositoryName=repository, imageIds=[{"imageDigest": digest}]
+    )["images"][0]["imageManifest"]
+    layer = json.loads(manifest)["layers"][0]["digest"]
+    answer = aws("ecr").get_download_url_for_layer(repositoryName=repository, layerDigest=layer)
+    assert answer["layerDigest"] == layer
+    with urllib.request.urlopen(answer["downloadUrl"], timeout=5) as response:
+        assert sha256(response.read()) == layer
+    missing = "sha256:" + "0" * 64
+    with pytest.raises(aws("ecr").exceptions.LayersNotFoundException):
+        aws("ecr").get_download_url_for_layer(repositoryName=repository, layerDigest=missing)
+
+
 def test_exit_code_zero_and_output_in_cloudwatch(
     aws: Aws, image: str, cluster: str, awsvpc: dict, log_group: str
 ) -> None:

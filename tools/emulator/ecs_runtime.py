@@ -52,6 +52,7 @@ from typing import Any
 from tools.emulator import addresses, ecr_blobs, ecs_images, ecs_registry, netns
 
 LOOPBACK = "127.0.0.1"
+BLOB_PATH = "/ecr/blobs/"
 TIME_SCALE_ENV = "DJANGO_ECS_EMULATOR_ECS_TIME_SCALE"
 CA_BUNDLE_IN_WORKDIR = Path("certs") / "rds-global-bundle.pem"  # app/testapp/env.py
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -197,9 +198,10 @@ class _EndpointHandler(BaseHTTPRequestHandler):
             status, body = self.server.answer(path, self.headers.get("Authorization") or "")
         except Exception as error:  # the task sees a 500, the emulator keeps serving
             status, body = 500, {"message": str(error)}
-        data = json.dumps(body, default=str).encode()
+        raw = isinstance(body, bytes)  # an ECR blob (GetDownloadUrlForLayer)
+        data = body if raw else json.dumps(body, default=str).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "application/octet-stream" if raw else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -212,7 +214,8 @@ class EndpointServer(ThreadingHTTPServer):
     """What ECS serves a task on 169.254.170.2: the task role's credentials (botocore's
     ContainerProvider, AWS_CONTAINER_CREDENTIALS_FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN,
     accepted on loopback) and the task metadata endpoint v4. Here on the host's loopback; each
-    task's namespace reaches it through its HostBridge."""
+    task's namespace reaches it through its HostBridge. It also serves ECR's layer blobs at
+    `/ecr/blobs/sha256:<hex>`, the URLs GetDownloadUrlForLayer answers (S3 on AWS)."""
 
     daemon_threads = True
 
@@ -226,6 +229,11 @@ class EndpointServer(ThreadingHTTPServer):
         return int(self.server_address[1])
 
     def answer(self, path: str, authorization: str) -> tuple[int, Any]:
+        if path.startswith(BLOB_PATH):
+            try:
+                return 200, ecr_blobs.BlobStore.of_emulator().read(path[len(BLOB_PATH) :])
+            except (OSError, ValueError):
+                return 404, {"message": "no such blob"}
         if path.startswith("/v2/credentials"):
             issue = self.tokens.get(authorization)
             if issue is None:

@@ -75,6 +75,7 @@ SERVER_CODE = (
     "ecs_services.py",
     "netns.py",
     "addresses.py",
+    "ecs_registry.py",
     "rds_engine_defaults.py",
     "rds_postgres.py",
     "rds_servers.py",

@@ -1269,6 +1269,33 @@ def patch_ecr_keeps_layer_blobs() -> None:
     _wrap(ECRBackend, "complete_layer_upload", complete)
 
 
+def patch_ecr_download_url_for_layer() -> None:
+    """AWS: GetDownloadUrlForLayer answers a (pre-signed S3) URL of a layer the repository
+    has, LayersNotFoundException otherwise (botocore's ECR model). moto 5.2.5 raises
+    NotImplementedError (500). Here the URL is the emulator's own loopback blob endpoint."""
+    from moto.ecr.exceptions import ServiceException
+    from moto.ecr.responses import ECRResponse
+
+    class LayersNotFoundException(ServiceException):
+        code = "LayersNotFoundException"
+
+    def get_download_url_for_layer(response: ECRResponse) -> Any:
+        from moto.core.responses import ActionResult
+
+        name, digest = response._get_param("repositoryName"), response._get_param("layerDigest")
+        repository = response.ecr_backend._get_repository(name, response._get_param("registryId"))
+        store = ecr_blobs.BlobStore.of_emulator()
+        if digest not in repository.layers or not store.has(digest):
+            raise LayersNotFoundException(
+                f"The specified layer {digest} could not be found in repository {name}"
+            )
+        port = ecs_runtime.endpoint_server().port
+        url = f"http://{LOOPBACK}:{port}{ecs_runtime.BLOB_PATH}{digest}"
+        return ActionResult({"downloadUrl": url, "layerDigest": digest})
+
+    ECRResponse.get_download_url_for_layer = get_download_url_for_layer  # type: ignore[method-assign]
+
+
 def _ecs_endpoint_url() -> str:
     from moto import settings  # the server records its port there at start
 
@@ -1426,7 +1453,7 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
         patch_ecs_list_tasks_family_validation,
     ),
     "moto.ecr.models": (patch_ecr_manifest_digest, patch_ecr_keeps_layer_blobs),
-    "moto.ecr.responses": (patch_ecr_lifecycle_policy_preview,),
+    "moto.ecr.responses": (patch_ecr_lifecycle_policy_preview, patch_ecr_download_url_for_layer),
     "moto.kms.models": (patch_kms_schedule_deletion_by_arn,),
     "moto.elbv2.models": (patch_elbv2_alb_default_attributes,),
     "moto.ecs.models": (
