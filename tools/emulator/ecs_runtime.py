@@ -37,6 +37,7 @@ import os
 import random
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -796,6 +797,9 @@ class TaskRun:
         for state in self.task.containers:
             if state.last_status != "STOPPED":
                 state.last_status = "STOPPED"  # never started (failed before its process)
+        # The unpacked images: a crash-looping service would fill the disk with them. The
+        # record and each container's output stay until `scripts/emulator stop`.
+        shutil.rmtree(self.directory / "containers", ignore_errors=True)
         self.task.stopped_at = utcnow()
         self._set_status("STOPPED")
 

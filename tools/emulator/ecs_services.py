@@ -96,6 +96,7 @@ class Scheduler:
         self.registered: dict[str, list[tuple[str, str, int]]] = {}  # task arn -> targets
         self.counted: set[str] = set()  # task arns already looked at once stopped
         self.stopping: set[str] = set()  # task arns this scheduler stopped
+        self.retired = False  # set by /moto-api/reset: the backend it served is gone
         self.failures: dict[str, int] = {}  # deployment id -> consecutive failed tasks
         self.not_before: dict[str, float] = {}  # deployment id -> monotonic time of next launch
         service.deployments = [new_deployment(service, service.task_definition)]
@@ -127,6 +128,8 @@ class Scheduler:
                 traceback.print_exc()
 
     def _active(self) -> bool:
+        if self.retired:
+            return False
         current = self.backend.services.get(self.key)
         return current is self.service and self.service.status == "ACTIVE"
 
@@ -377,6 +380,16 @@ def task_changed(run: ecs_runtime.TaskRun) -> None:
     for scheduler in schedulers:
         if getattr(run.task, "group", None) == scheduler.group:
             scheduler.wake.set()
+
+
+def retire_all() -> None:
+    """moto's state was reset: every scheduler stops its tasks and ends."""
+    with _lock:
+        retired = list(_schedulers.values())
+        _schedulers.clear()
+    for scheduler in retired:
+        scheduler.retired = True
+        scheduler.wake.set()
 
 
 def schedulers() -> list[Scheduler]:

@@ -1391,6 +1391,7 @@ def patch_ecs_services_schedule() -> None:
     its tasks in its target groups, and trips the deployment circuit breaker. moto keeps a
     service as a record and starts nothing. Here ecs_services.py schedules each service."""
     from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.moto_api._internal.models import MotoAPIBackend
 
     def create(original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any) -> Any:
         service = original(backend, *args, **kwargs)
@@ -1422,6 +1423,14 @@ def patch_ecs_services_schedule() -> None:
             scheduler.wake.set()  # INACTIVE now: the scheduler stops its tasks
         return service
 
+    def reset(original: Callable[..., Any], api: Any) -> None:
+        # /moto-api/reset forgets the services and tasks: their processes stop with them.
+        ecs_services.retire_all()
+        for run in ecs_runtime.all_runs():
+            run.stop("The emulator's state was reset", "UserInitiated")
+        original(api)
+
+    _wrap(MotoAPIBackend, "reset", reset)
     _wrap(EC2ContainerServiceBackend, "create_service", create)
     _wrap(EC2ContainerServiceBackend, "update_service", update)
     _wrap(EC2ContainerServiceBackend, "delete_service", delete)
