@@ -52,6 +52,11 @@ if mode == "whoami":
     import boto3
     print("identity=" + boto3.client("sts").get_caller_identity()["Arn"], flush=True)
     sys.exit(0)
+if mode == "metadata":
+    base = os.environ["ECS_CONTAINER_METADATA_URI_V4"]
+    print("task=" + json.load(urllib.request.urlopen(base + "/task"))["TaskARN"], flush=True)
+    print("container=" + json.load(urllib.request.urlopen(base))["Name"], flush=True)
+    sys.exit(0)
 if mode == "serve":
     port = int(args[0]) if args else 8000
     class Handler(http.server.BaseHTTPRequestHandler):

@@ -243,6 +243,16 @@ def test_task_role_credentials_come_from_the_container_endpoint(
     assert log_messages(aws, log_group, _stream(arn)) == [expected]
 
 
+def test_task_metadata_endpoint_v4_describes_the_task(
+    aws: Aws, image: str, cluster: str, awsvpc: dict, log_group: str
+) -> None:
+    definition = _register(aws, image, log_group, command=["metadata"])
+    arn = _run(aws, cluster, awsvpc, definition)
+    task = wait_status(aws, cluster, arn, "STOPPED")
+    assert task["containers"][0]["exitCode"] == 0, log_messages(aws, log_group, _stream(arn))
+    assert log_messages(aws, log_group, _stream(arn)) == [f"task={arn}", "container=app"]
+
+
 def _get(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5) as response:
         return json.loads(response.read())
@@ -282,6 +292,12 @@ def test_container_port_answers_and_health_check_turns_healthy(
     assert task["containers"][0]["exitCode"] == 143  # SIGTERM, as docker reports it
     with pytest.raises(OSError):
         _get(host_port)
+    assert task["attachments"][0]["status"] == "DELETED"
+    eni = next(
+        d["value"] for d in task["attachments"][0]["details"] if d["name"] == "networkInterfaceId"
+    )
+    enis = aws("ec2").describe_network_interfaces()["NetworkInterfaces"]
+    assert eni not in {e["NetworkInterfaceId"] for e in enis}  # its address is free again
 
 
 def test_failing_health_check_stops_the_task(

@@ -181,6 +181,12 @@ def test_rolling_update_replaces_tasks_and_targets(
     assert _target_ips(aws, group) == _task_ips(new)
     stopped = aws("ecs").describe_tasks(cluster=cluster, tasks=[t["taskArn"] for t in old])
     assert {t["stopCode"] for t in stopped["tasks"]} == {"ServiceSchedulerInitiated"}
+    # forceNewDeployment: the same revision, new tasks all the same.
+    before = _service(aws, cluster, name)["deployments"][0]["id"]
+    aws("ecs").update_service(cluster=cluster, service=name, forceNewDeployment=True)
+    forced = _steady(aws, cluster, name, second)
+    assert forced["deployments"][0]["id"] != before
+    assert not {t["taskArn"] for t in new} & {t["taskArn"] for t in _tasks(aws, cluster, name)}
     aws("ecs").delete_service(cluster=cluster, service=name, force=True)
     wait_for(lambda: not _tasks(aws, cluster, name))
 

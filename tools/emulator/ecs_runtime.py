@@ -341,6 +341,19 @@ class Account:
             "RoleArn": role_arn,
         }
 
+    def release_interfaces(self, task: Any) -> None:
+        """ECS deletes a stopped task's ENI (its address is free again); the attachment stays
+        in DescribeTasks as DELETED."""
+        from moto.ec2.models import ec2_backends
+
+        ec2 = ec2_backends[self.account_id][self.region]
+        for attachment in getattr(task, "attachments", None) or []:
+            attachment["status"] = "DELETED"
+            for detail in attachment.get("details") or []:
+                if detail.get("name") == "networkInterfaceId":
+                    with contextlib.suppress(Exception):  # deleted by hand already
+                        ec2.delete_network_interface(detail["value"])
+
     def logs(self, region: str | None = None) -> Any:
         from moto.logs.models import logs_backends
 
@@ -800,6 +813,8 @@ class TaskRun:
         # The unpacked images: a crash-looping service would fill the disk with them. The
         # record and each container's output stay until `scripts/emulator stop`.
         shutil.rmtree(self.directory / "containers", ignore_errors=True)
+        with contextlib.suppress(Exception):
+            self.account.release_interfaces(self.task)
         self.task.stopped_at = utcnow()
         self._set_status("STOPPED")
 
