@@ -246,6 +246,13 @@ class Scheduler:
             self.service.network_configuration or None,
             self.group,
         )
+        if not tasks:  # EC2 launch type without container instances: moto placed nothing
+            self.not_before[self.primary["id"]] = time.monotonic() + BACKOFF_MAX
+            self._say(
+                "was unable to place a task because no container instance met all of its "
+                "requirements. Reason: No Container Instances were found in your cluster."
+            )
+            return
         ids = " ".join(f"(task {t.id})" for t in tasks)
         self._say(f"has started {len(tasks)} tasks: {ids}.")
 
