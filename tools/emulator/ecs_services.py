@@ -172,6 +172,8 @@ class Scheduler:
         if self.primary["rolloutState"] != "FAILED" and not throttled:  # FAILED: no more
             room = max(maximum, desired) - len(live)
             for _ in range(max(0, min(desired - len(primary_live), room))):
+                if time.monotonic() < self.not_before.get(self.primary["id"], 0.0):
+                    break  # throttled by the launch just made
                 self._launch()
         healthy = [r for r in live if self.healthy(r)]
         if any(r.task.started_by == self.primary["id"] for r in healthy):
