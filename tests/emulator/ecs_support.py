@@ -73,6 +73,23 @@ if mode == "sleep":
 """
 
 
+def namespaces_available() -> bool:
+    """Whether tasks get network namespaces here (root with unshare), as the emulator checks."""
+    from tools.emulator import netns
+
+    try:
+        netns.Namespace.create().close()
+    except netns.NamespaceUnavailableError:
+        return False
+    return True
+
+
+NETNS = namespaces_available()
+needs_netns = pytest.mark.skipif(
+    not NETNS, reason="no network namespaces (not root): tasks share the host's ports"
+)
+
+
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

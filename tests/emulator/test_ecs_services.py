@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ecs_support import Aws, ecs_emulator, network, push_app_image, wait_for
+from ecs_support import Aws, ecs_emulator, needs_netns, network, push_app_image, wait_for
 
 __all__ = ["ecs_emulator"]
+# Several tasks of one service listen on the same container port: namespaces needed.
+pytestmark = needs_netns
 
 
 @pytest.fixture(scope="module")
