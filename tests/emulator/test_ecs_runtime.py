@@ -281,7 +281,7 @@ def test_container_port_answers_and_health_check_turns_healthy(
     )
     assert healthy["containers"][0]["healthStatus"] == "HEALTHY"
     # Lines reach CloudWatch while the container runs, not when it ends.
-    assert log_messages(aws, log_group, _stream(arn)) == ["listening on 8080"]
+    assert log_messages(aws, log_group, _stream(arn))[0] == "listening on 8080"
     private_ip = healthy["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
     assert private_ip.startswith("10.20.3.")  # in the task's subnet
     host_port = _record(state_dir, arn)["host_ports"]["8080"]
