@@ -7,11 +7,14 @@ the moto server alone would orphan them: the launcher stops them from their on-d
 from __future__ import annotations
 
 import json
+import os
+import signal
 import uuid
 from pathlib import Path
 
 import pytest
 from ecs_support import (
+    Aws,
     client_factory,
     network,
     push_app_image,
@@ -43,8 +46,8 @@ def emulator(tmp_path: Path):  # type: ignore[no-untyped-def]
     run_emulator("stop", state_dir)
 
 
-def test_status_lists_tasks_and_stop_kills_every_task_process(emulator) -> None:  # type: ignore[no-untyped-def]
-    state_dir, aws = emulator
+def _run_long_task(state_dir: Path, aws: Aws) -> tuple[str, int]:
+    """A running task whose container is a shell with a child; (task id, group leader pid)."""
     repository = f"cli-{uuid.uuid4().hex[:8]}"
     aws("ecr").create_repository(repositoryName=repository)
     image = push_app_image(aws("ecr"), repository)
@@ -78,8 +81,14 @@ def test_status_lists_tasks_and_stop_kills_every_task_process(emulator) -> None:
     wait_status(aws, "cli", arn, "RUNNING")
     task_id = arn.rsplit("/", 1)[-1]
     record = json.loads((state_dir / "ecs" / "tasks" / task_id / "record.json").read_text())
-    leader = record["containers"][0]["pid"]
+    leader = int(record["containers"][0]["pid"])
     wait_for(lambda: len(_group_members(leader)) >= 2)  # the shell and its sleep
+    return task_id, leader
+
+
+def test_status_lists_tasks_and_stop_kills_every_task_process(emulator) -> None:  # type: ignore[no-untyped-def]
+    state_dir, aws = emulator
+    task_id, leader = _run_long_task(state_dir, aws)
 
     status = run_emulator("status", state_dir)
     assert status.returncode == 0, status.stderr
@@ -91,3 +100,19 @@ def test_status_lists_tasks_and_stop_kills_every_task_process(emulator) -> None:
     assert run_emulator("stop", state_dir).returncode == 0
     assert _group_members(leader) == []
     assert not (state_dir / "ecs").exists()  # the task roots went with the server's memory
+
+
+def test_a_terminated_server_takes_its_task_processes_along(emulator) -> None:  # type: ignore[no-untyped-def]
+    state_dir, aws = emulator
+    _, leader = _run_long_task(state_dir, aws)
+    server = json.loads((state_dir / "state.json").read_text())["moto_pid"]
+    os.kill(server, signal.SIGTERM)
+    wait_for(lambda: not Path(f"/proc/{server}").exists() or _zombie(server), timeout=10)
+    assert _group_members(leader) == []
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

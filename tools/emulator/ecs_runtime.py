@@ -678,6 +678,7 @@ class TaskRun:
         container.start_time = ecs_registry.process_start_time(container.process.pid)
         container.state.runtime_id = f"{self.task.id}-{container.process.pid}"
         container.state.last_status = "RUNNING"
+        self._save()  # the pid on disk at once: `scripts/emulator stop` must find it
         pump = threading.Thread(target=self._pump_log, args=(container,), daemon=True)
         pump.start()
         container.pumps.append(pump)
@@ -954,6 +955,14 @@ def run_of(task: Any) -> TaskRun | None:
 def all_runs() -> list[TaskRun]:
     with _runs_lock:
         return list(_runs.values())
+
+
+def kill_all() -> None:
+    """SIGKILL every container's process group (the server is going away)."""
+    for run in all_runs():
+        for container in run.containers:
+            if container.alive():
+                container.signal_group(signal.SIGKILL)
 
 
 def quote(argv: Iterable[str]) -> str:

@@ -1527,13 +1527,22 @@ def apply_patches() -> None:
     sys.meta_path.insert(0, _PatchOnImport(pending))
 
 
+def _stop_tasks_and_exit(signum: int, frame: Any) -> None:
+    # ECS task processes are process groups of their own: they would outlive the server.
+    ecs_runtime.kill_all()
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-p", "--port", type=int, required=True)
     port = parser.parse_args(argv).port
     apply_patches()
     # Imported after the patches, and always bound to loopback: never reachable from outside.
+    from moto import server
     from moto.server import main as moto_main
+
+    server.signal_handler = _stop_tasks_and_exit  # moto installs it for SIGINT and SIGTERM
 
     moto_main(["-H", LOOPBACK, "-p", str(port)])
 
