@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -209,3 +211,40 @@ def image_config(layout: Path) -> dict[str, object]:
     index = json.loads((layout / "index.json").read_text())
     manifest = blob(index["manifests"][0]["digest"])
     return blob(manifest["config"]["digest"])  # type: ignore[index]
+
+
+def layer_names(layout: Path) -> set[str]:
+    """Every member name of the layout's one image's layers (umoci ends a layer without tar's
+    end-of-archive blocks: read with GNU tar, which container runtimes agree with)."""
+    index = json.loads((layout / "index.json").read_text())
+    manifest_path = layout / "blobs" / "sha256" / index["manifests"][0]["digest"].split(":")[1]
+    names: set[str] = set()
+    for layer in json.loads(manifest_path.read_text())["layers"]:
+        blob = layout / "blobs" / "sha256" / layer["digest"].split(":")[1]
+        listing = subprocess.run(
+            ["tar", "-tzf", str(blob)], capture_output=True, text=True, check=False
+        )
+        names |= {name.rstrip("/") for name in listing.stdout.split()}
+    return names
+
+
+@pytest.mark.skipif(shutil.which("umoci") is None, reason="umoci is not installed")
+def test_the_layout_builder_keeps_the_app_files_and_drops_dotfiles(tmp_path: Path) -> None:
+    # GNU tar matches exclusion wildcards across "/" by default: `--exclude='.*'` matched
+    # "./anything" and the image held an empty /app.
+    context = tmp_path / "app"
+    for name in ["manage.py", "testapp/wsgi.py", ".env", "testapp/.secret", "tests/test_x.py"]:
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        (context / name).write_text("x")
+    script = REPO_ROOT / "roles" / "ecr" / "files" / "build_oci_layout.sh"
+    layout = tmp_path / "layout"
+    built = subprocess.run(
+        ["sh", str(script), str(context), str(layout), "t1", "linux/amd64", "1000:1000"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr
+    names = layer_names(layout)
+    assert {"app/manage.py", "app/testapp/wsgi.py"} <= names
+    assert not {"app/.env", "app/testapp/.secret", "app/tests/test_x.py"} & names

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 import time
 import uuid
 import zipfile
@@ -23,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from ecs_support import push_app_image
 from emulator_cli import parse_exports, run_emulator
 
 from tests.aws_policies import service_trust
@@ -183,7 +183,9 @@ def test_db_init_role_retries_create_function_while_its_new_role_propagates(
     assert function["Role"].endswith(f":role/{env_name}-djg-db-init-ander")
 
 
-def _fargate_task(aws: Aws, name: str) -> tuple[str, str, dict[str, Any]]:
+def _fargate_task(
+    aws: Aws, name: str, image: str = "app:1", command: list[str] | None = None
+) -> tuple[str, str, dict[str, Any]]:
     """A cluster and a revision whose task role is brand new; the RunTask network to use."""
     ec2 = aws("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.91.0.0/16")["Vpc"]["VpcId"]
@@ -201,17 +203,11 @@ def _fargate_task(aws: Aws, name: str) -> tuple[str, str, dict[str, Any]]:
         networkMode="awsvpc",
         cpu="256",
         memory="512",
-        containerDefinitions=[{"name": "app", "image": "app:1", "essential": True}],
+        containerDefinitions=[
+            {"name": "app", "image": image, "essential": True, "command": command or []}
+        ],
     )["taskDefinition"]["taskDefinitionArn"]
     return name, revision, {"subnets": [subnet], "security_groups": [group]}
-
-
-def _exit_running_tasks(aws: Aws, cluster: str, done: threading.Event) -> None:
-    """Stands in for the container exiting 0 (the emulator does not run it): stop what runs."""
-    ecs = aws("ecs")
-    while not done.wait(1):
-        for arn in ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]:
-            ecs.stop_task(cluster=cluster, task=arn, reason="Essential container exited")
 
 
 def test_a_task_whose_role_is_fresh_stops_before_its_containers_run(aws_propagating: Aws) -> None:
@@ -234,25 +230,21 @@ def test_a_task_whose_role_is_fresh_stops_before_its_containers_run(aws_propagat
 def test_the_migration_step_retries_until_the_tasks_role_propagated(
     propagating_env: dict[str, str], aws_propagating: Aws
 ) -> None:
-    cluster, revision, network = _fargate_task(aws_propagating, f"mig-{uuid.uuid4().hex[:8]}")
-    done = threading.Event()
-    stopper = threading.Thread(target=_exit_running_tasks, args=(aws_propagating, cluster, done))
-    stopper.start()
-    try:
-        result = run_collection_module(
-            "ecs_run_task",
-            {
-                "cluster": cluster,
-                "task_definition": revision,
-                "network_configuration": network,
-                "wait": True,
-                "wait_timeout": 60,
-            },
-            env={**propagating_env, "AWS_DEFAULT_REGION": "us-east-1"},
-        )
-    finally:
-        done.set()
-        stopper.join()
+    name = f"mig-{uuid.uuid4().hex[:8]}"
+    aws_propagating("ecr").create_repository(repositoryName=name)
+    image = push_app_image(aws_propagating("ecr"), name)  # the emulator runs it (item 26)
+    cluster, revision, network = _fargate_task(aws_propagating, name, image, ["exit", "0"])
+    result = run_collection_module(
+        "ecs_run_task",
+        {
+            "cluster": cluster,
+            "task_definition": revision,
+            "network_configuration": network,
+            "wait": True,
+            "wait_timeout": 60,
+        },
+        env={**propagating_env, "AWS_DEFAULT_REGION": "us-east-1"},
+    )
 
     # The first task stopped for the role; a later one ran once the window had passed.
     assert result.get("failed") is not True, result

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools.emulator import alb_dataplane, launcher, service_urls
+from tools.emulator import alb_dataplane, ecs_registry, launcher, service_urls
 
 
 def _start() -> int:
@@ -28,7 +28,7 @@ def _start() -> int:
 
 
 def _stop() -> int:
-    stopped = launcher.stop()
+    stopped = launcher.stop()  # ECS task processes first (launcher._teardown)
     print("emulator stopped" if stopped else "emulator was not running", file=sys.stderr)
     return 0
 
@@ -47,7 +47,26 @@ def _status() -> int:
         f"postgres: {'healthy' if health['postgres'] else 'DOWN'} (pid {state.pg_pid}, "
         f"127.0.0.1:{state.pg_port})"
     )
+    _print_tasks(launcher.state_dir())
     return 0 if all(health.values()) else 1
+
+
+def _print_tasks(directory: Path) -> None:
+    """The ECS tasks whose processes still run (one line per task, one per container)."""
+    records = ecs_registry.load_all(directory)
+    running = [r for r in records if any(map(ecs_registry.is_running, r.containers))]
+    print(f"ecs tasks: {len(running)} running")
+    for record in running:
+        ports = " ".join(f"{p}->127.0.0.1:{h}" for p, h in record.host_ports.items()) or "-"
+        print(
+            f"  {record.cluster} {record.task_id} {record.task_definition} {record.last_status}"
+            f" health={record.health_status} ip={record.private_ip} ports={ports}"
+        )
+        for container in record.containers:
+            stream = f"{container.log_group}:{container.log_stream}" if container.log_group else "-"
+            print(
+                f"    {container.name} pid={container.pid} log={container.log_file} stream={stream}"
+            )
 
 
 def _env() -> int:

@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.emulator import alb_dataplane, postgres, rds_postgres, rds_servers, tls
+from tools.emulator import (
+    alb_dataplane,
+    ecr_blobs,
+    ecs_registry,
+    postgres,
+    rds_postgres,
+    rds_servers,
+    tls,
+)
 from tools.emulator.processes import (
     LOOPBACK,
     free_loopback_ports,
@@ -71,6 +80,13 @@ SERVER_CODE = (
     "alb_health.py",
     "alb_tls.py",
     "lambda_runtime.py",
+    "ecr_blobs.py",
+    "ecs_images.py",
+    "ecs_runtime.py",
+    "ecs_services.py",
+    "netns.py",
+    "addresses.py",
+    "ecs_registry.py",
     "rds_engine_defaults.py",
     "rds_postgres.py",
     "rds_servers.py",
@@ -275,6 +291,7 @@ def _spawn_moto(port: int, pg_password: str, base: Path, logs: Path) -> subproce
         rds_servers.ENV_BASE: str(base),
         rds_servers.ENV_LOGS: str(logs),
         alb_dataplane.ENV_STATE_DIR: str(logs.parent),  # where alb-listeners.json goes
+        ecr_blobs.STATE_DIR_ENV: str(logs.parent),  # pushed blobs, ECS task roots and records
         "PYTHONUNBUFFERED": "1",
     }
     with open(logs / "moto.log", "ab") as log:
@@ -340,7 +357,13 @@ def stop(directory: Path | None = None) -> bool:
 
 
 def _teardown(directory: Path, state: EmulatorState) -> None:
+    # ECS task processes are process groups of their own: the server's signal misses them.
+    ecs_registry.stop_all(directory)
     postgres.stop_server(state.pg_pid, Path(state.pg_base_dir))
     terminate(state.moto_pid, MOTO_MARKER, (signal.SIGTERM, signal.SIGKILL), grace=5)
     (directory / alb_dataplane.LISTING_FILE).unlink(missing_ok=True)  # those ports are closed
+    ecs_registry.stop_all(directory)  # any the server started while it was being stopped
+    # What lived in the server's memory (ECR images, tasks) is gone: so are their files.
+    for leftover in (directory / "ecr", directory / "ecs"):
+        shutil.rmtree(leftover, ignore_errors=True)
     _state_file(directory).unlink(missing_ok=True)

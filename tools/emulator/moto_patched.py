@@ -30,6 +30,9 @@ from typing import TYPE_CHECKING, Any
 from tools.emulator import (
     alb_dataplane,
     alb_health,
+    ecr_blobs,
+    ecs_runtime,
+    ecs_services,
     iam_db_auth,
     lambda_runtime,
     rds_engine_defaults,
@@ -1415,6 +1418,200 @@ def patch_elbv2_targets_by_id_and_port() -> None:
     FakeTargetGroup.deregister_terminated_instances = deregister_terminated  # type: ignore[method-assign]
 
 
+# 31. ECR keeps pushed blobs; ECS runs tasks as local processes ---------------------------------
+def patch_ecr_keeps_layer_blobs() -> None:
+    """AWS: a layer (or image config) pushed with CompleteLayerUpload can be pulled back; moto
+    keeps only its length. Here the bytes go to the emulator's blob store (ecr_blobs.py,
+    `<state>/ecr/blobs/sha256/<hex>`), which ECS tasks pull their images from."""
+    from moto.ecr.models import ECRBackend
+
+    def complete(
+        original: Callable[..., Any],
+        backend: ECRBackend,
+        repository_name: str,
+        upload_id: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        registry_id = kwargs.get("registry_id") or (args[1] if len(args) > 1 else None)
+        repository = backend._get_repository(repository_name, registry_id)
+        upload = repository.uploads.get(upload_id)
+        data = bytes(upload.layer_parts) if upload is not None else None
+        result = original(backend, repository_name, upload_id, *args, **kwargs)
+        if data is not None:
+            ecr_blobs.BlobStore.of_emulator().put(data)
+        return result
+
+    _wrap(ECRBackend, "complete_layer_upload", complete)
+
+
+def patch_ecr_download_url_for_layer() -> None:
+    """AWS: GetDownloadUrlForLayer answers a (pre-signed S3) URL of a layer the repository
+    has, LayersNotFoundException otherwise (botocore's ECR model). moto 5.2.5 raises
+    NotImplementedError (500). Here the URL is the emulator's own loopback blob endpoint."""
+    from moto.ecr.exceptions import ServiceException
+    from moto.ecr.responses import ECRResponse
+
+    class LayersNotFoundException(ServiceException):
+        code = "LayersNotFoundException"
+
+    def get_download_url_for_layer(response: ECRResponse) -> Any:
+        from moto.core.responses import ActionResult
+
+        name, digest = response._get_param("repositoryName"), response._get_param("layerDigest")
+        repository = response.ecr_backend._get_repository(name, response._get_param("registryId"))
+        store = ecr_blobs.BlobStore.of_emulator()
+        if digest not in repository.layers or not store.has(digest):
+            raise LayersNotFoundException(
+                f"The specified layer {digest} could not be found in repository {name}"
+            )
+        port = ecs_runtime.endpoint_server().port
+        url = f"http://{LOOPBACK}:{port}{ecs_runtime.BLOB_PATH}{digest}"
+        return ActionResult({"downloadUrl": url, "layerDigest": digest})
+
+    ECRResponse.get_download_url_for_layer = get_download_url_for_layer  # type: ignore[method-assign]
+
+
+def _ecs_endpoint_url() -> str:
+    from moto import settings  # the server records its port there at start
+
+    return f"http://{LOOPBACK}:{settings.moto_server_port()}"
+
+
+def _start_task_run(backend: Any, task: Any, task_definition: Any) -> ecs_runtime.TaskRun:
+    from moto.ec2.models import ec2_backends
+
+    ecs_runtime.place_in_subnet(task, ec2_backends[backend.account_id][backend.region_name])
+    account = ecs_runtime.Account(backend.account_id, backend.region_name)
+    run = ecs_runtime.TaskRun(
+        task,
+        task_definition,
+        account,
+        _ecs_endpoint_url(),
+        ecr_blobs.state_dir(),
+        on_change=ecs_services.task_changed,
+    )
+    if task.last_status == "STOPPED":  # patch 20b: ECS could not assume its role
+        run.stop(task.stopped_reason, "TaskFailedToStart")
+        for container in task.containers:
+            container.last_status = "STOPPED"
+        task.stopped_at = ecs_runtime.utcnow()
+        return run
+    task.last_status = "PROVISIONING"
+    ecs_runtime.register(run)
+    run.start()
+    return run
+
+
+def patch_ecs_runs_tasks() -> None:
+    """AWS: RunTask starts the task definition's containers; the task goes PROVISIONING ->
+    PENDING -> RUNNING -> DEPROVISIONING -> STOPPED with its containers' exit codes, and StopTask
+    stops it (SIGTERM, SIGKILL after stopTimeout). moto answers RUNNING at once, runs nothing,
+    and its tasks drift to STOPPED one DescribeTasks at a time. Here ecs_runtime.py runs them
+    (README item 26); applied after patch 20b, whose stopped tasks never start."""
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+    from moto.ecs.models import EC2ContainerServiceBackend, Task
+
+    # moto names an ENI's private DNS name only in VPCs with DNS hostnames, and awsvpc RunTask
+    # then failed with an AttributeError (500); ecs_runtime.place_in_subnet names it.
+    NetworkInterface.private_dns_name = None  # type: ignore[attr-defined]
+
+    def run_task(
+        original: Callable[..., Any],
+        backend: Any,
+        cluster_str: str,
+        task_definition_str: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        tasks = original(backend, cluster_str, task_definition_str, *args, **kwargs)
+        definition = backend.describe_task_definition(task_definition_str)
+        for task in tasks:
+            task.created_at = ecs_runtime.utcnow()
+            _start_task_run(backend, task, definition)
+        return tasks
+
+    def stop_task(
+        original: Callable[..., Any], backend: Any, cluster_str: str, task_str: str, reason: str
+    ) -> Any:
+        cluster = backend._get_cluster(cluster_str)
+        task_id = task_str.rsplit("/", maxsplit=1)[-1]
+        for arn, task in backend.tasks.get(cluster.name, {}).items():
+            run = ecs_runtime.run_of(task)
+            if arn.endswith(task_id) and run is not None:
+                run.stop(reason or ecs_runtime.USER_STOPPED, "UserInitiated")
+                return task  # still RUNNING, desiredStatus STOPPED, as StopTask answers
+        return original(backend, cluster_str, task_str, reason)
+
+    def advance(original: Callable[..., Any], task: Any) -> None:
+        if ecs_runtime.run_of(task) is None and not hasattr(task, "stop_code"):
+            original(task)  # moto's own progression for tasks the runtime does not run
+
+    def list_tasks(original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any) -> Any:
+        tasks = original(backend, *args, **kwargs)
+        service_name = kwargs.get("service_name") or (args[4] if len(args) > 4 else None)
+        if not service_name:
+            return tasks
+        group = f"service:{service_name.split('/')[-1]}"  # moto ignored serviceName
+        return [t for t in tasks if getattr(t, "group", None) == group]
+
+    _wrap(EC2ContainerServiceBackend, "run_task", run_task)
+    _wrap(EC2ContainerServiceBackend, "stop_task", stop_task)
+    _wrap(EC2ContainerServiceBackend, "list_tasks", list_tasks)
+    _wrap(Task, "advance", advance)
+
+
+def patch_ecs_services_schedule() -> None:
+    """AWS: a service's scheduler keeps desiredCount tasks of its PRIMARY deployment running,
+    rolls a new deployment on UpdateService (taskDefinition, forceNewDeployment), registers
+    its tasks in its target groups, and trips the deployment circuit breaker. moto keeps a
+    service as a record and starts nothing. Here ecs_services.py schedules each service."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.moto_api._internal.models import MotoAPIBackend
+
+    def create(original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any) -> Any:
+        service = original(backend, *args, **kwargs)
+        ecs_services.start(backend, service)
+        return service
+
+    def update(original: Callable[..., Any], backend: Any, properties: dict[str, Any]) -> Any:
+        forced = bool(properties.get("force_new_deployment"))
+        requested = properties.get("task_definition")
+        cluster = backend._get_cluster(properties.get("cluster", "default"))
+        before = backend._get_service(cluster.name, properties["service"].split("/")[-1])
+        previous, deployments = before.task_definition, [dict(d) for d in before.deployments]
+        service = original(backend, properties)
+        scheduler = ecs_services.of(service)
+        if scheduler is None:
+            return service
+        service.deployments = deployments  # moto renames the primary on forceNewDeployment
+        if requested:
+            service.task_definition = backend.describe_task_definition(requested).arn
+        if forced or service.task_definition != previous:
+            scheduler.redeploy(service.task_definition)
+        scheduler.wake.set()
+        return service
+
+    def delete(original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any) -> Any:
+        service = original(backend, *args, **kwargs)
+        scheduler = ecs_services.of(service)
+        if scheduler is not None:
+            scheduler.wake.set()  # INACTIVE now: the scheduler stops its tasks
+        return service
+
+    def reset(original: Callable[..., Any], api: Any) -> None:
+        # /moto-api/reset forgets the services and tasks: their processes stop with them.
+        ecs_services.retire_all()
+        for run in ecs_runtime.all_runs():
+            run.stop("The emulator's state was reset", "UserInitiated")
+        original(api)
+
+    _wrap(MotoAPIBackend, "reset", reset)
+    _wrap(EC2ContainerServiceBackend, "create_service", create)
+    _wrap(EC2ContainerServiceBackend, "update_service", update)
+    _wrap(EC2ContainerServiceBackend, "delete_service", delete)
+
+
 # Which patches run once moto has imported which module (None: before the server starts).
 PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
     None: (patch_iam_managed_policies, patch_lambda_without_docker),
@@ -1441,8 +1638,8 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
         patch_ecs_effective_account_settings,
         patch_ecs_list_tasks_family_validation,
     ),
-    "moto.ecr.models": (patch_ecr_manifest_digest,),
-    "moto.ecr.responses": (patch_ecr_lifecycle_policy_preview,),
+    "moto.ecr.models": (patch_ecr_manifest_digest, patch_ecr_keeps_layer_blobs),
+    "moto.ecr.responses": (patch_ecr_lifecycle_policy_preview, patch_ecr_download_url_for_layer),
     "moto.kms.models": (patch_kms_schedule_deletion_by_arn,),
     "moto.elbv2.models": (
         patch_elbv2_alb_default_attributes,
@@ -1455,6 +1652,8 @@ PATCHES: dict[str | None, tuple[Callable[[], None], ...]] = {
         patch_ecs_cluster_capacity_providers,
         patch_ecs_run_task_task_level_memory,
         patch_ecs_role_propagation,
+        patch_ecs_runs_tasks,  # after 20b: wraps its run_task
+        patch_ecs_services_schedule,
     ),
     "moto.applicationautoscaling.responses": (patch_application_autoscaling_tags,),
     "moto.iam.responses": (patch_iam_oidc_client_ids,),
@@ -1511,13 +1710,22 @@ def apply_patches() -> None:
     sys.meta_path.insert(0, _PatchOnImport(pending))
 
 
+def _stop_tasks_and_exit(signum: int, frame: Any) -> None:
+    # ECS task processes are process groups of their own: they would outlive the server.
+    ecs_runtime.kill_all()
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-p", "--port", type=int, required=True)
     port = parser.parse_args(argv).port
     apply_patches()
     # Imported after the patches, and always bound to loopback: never reachable from outside.
+    from moto import server
     from moto.server import main as moto_main
+
+    server.signal_handler = _stop_tasks_and_exit  # moto installs it for SIGINT and SIGTERM
 
     moto_main(["-H", LOOPBACK, "-p", str(port)])
 

@@ -11,7 +11,7 @@ staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
 
 # Only what the image needs: no bytecode caches, tests or local settings.
-tar -C "$context" --exclude=__pycache__ --exclude='*.pyc' --exclude=tests --exclude='.*' -cf - . \
+tar -C "$context" --exclude=__pycache__ --exclude='*.pyc' --no-wildcards-match-slash --exclude=tests --exclude='.?*' -cf - . \
   | tar -C "$staging" -xf -
 # Same timestamps for the same content, wherever the checkout came from.
 find "$staging" -exec touch -h -d @0 {} +
