@@ -23,10 +23,12 @@ import boto3
 import pytest
 from emulator_cli import parse_exports, run_emulator
 
+from tools.emulator import timing
+
 Aws = Callable[[str], Any]
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
-TIME_SCALE_ENV = "DJANGO_ECS_EMULATOR_ECS_TIME_SCALE"
+TIME_SCALE_ENV = timing.TIME_SCALE_ENV
 TIME_SCALE = "0.1"  # health checks at a tenth of their interval: seconds, not minutes
 
 ENTRYPOINT = """\

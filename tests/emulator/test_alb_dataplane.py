@@ -1,7 +1,7 @@
 """Emulator items 27-30: the ALB answers HTTP (tools/emulator/alb_dataplane.py, alb_health.py).
 
 Real parts only: an emulator of our own (scripts/emulator, health-check times scaled by 0.1
-through DJANGO_ECS_EMULATOR_ALB_TIME_SCALE), real HTTP targets (http.server threads on
+through DJANGO_ECS_EMULATOR_TIME_SCALE), real HTTP targets (http.server threads on
 loopback), real TLS with a certificate imported into ACM. On plain moto nothing listens, every
 target is "healthy" at once and DNSName ends in elb.amazonaws.com, so each test here fails there.
 """

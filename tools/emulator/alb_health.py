@@ -21,23 +21,22 @@ from __future__ import annotations
 import contextlib
 import http.client
 import ipaddress
-import os
 import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tools.emulator import addresses
+from tools.emulator import addresses, timing
 
 if TYPE_CHECKING:
     from moto.elbv2.models import ELBv2Backend, FakeTargetGroup
 
-# Multiplies health-check intervals, timeouts and deregistration delays (tests: 0.1). Read from
-# the moto server's environment, i.e. the environment of `scripts/emulator start`.
-TIME_SCALE_ENV = "DJANGO_ECS_EMULATOR_ALB_TIME_SCALE"
+# Multiplies health-check intervals and deregistration delays, never timeouts (timing.py). Read
+# from the moto server's environment, i.e. the environment of `scripts/emulator start`.
+TIME_SCALE_ENV = timing.TIME_SCALE_ENV
 # AWS drains for deregistration_delay.timeout_seconds (default 300 s); an emulator that made
 # every deployment wait five minutes would be unusable, so draining lasts at most this long.
 DRAIN_CAP_SECONDS = 10.0
@@ -47,11 +46,7 @@ USER_AGENT = "ELB-HealthChecker/2.0"  # what ALB health checks send
 Key = tuple[str, str, int]  # (target group ARN, target Id, port)
 
 
-def time_scale(environ: Mapping[str, str] = os.environ) -> float:
-    try:
-        return max(float(environ.get(TIME_SCALE_ENV, "1")), 0.001)
-    except ValueError:
-        return 1.0
+time_scale = timing.time_scale
 
 
 def matcher(http_code: str) -> Callable[[int], bool]:
@@ -135,7 +130,7 @@ def probe(group: FakeTargetGroup, ip: str, port: int, scale: float) -> tuple[boo
     if address is None:
         return False, "Target.Timeout", "Request timed out"
     host, local_port = address
-    timeout = float(group.health_check_timeout_seconds or 5) * scale
+    timeout = float(group.health_check_timeout_seconds or 5)  # never scaled (timing.py)
     connection: http.client.HTTPConnection
     if (group.health_check_protocol or "HTTP").upper() == "HTTPS":
         # ALB does not verify target certificates.

@@ -50,11 +50,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tools.emulator import addresses, ecr_blobs, ecs_images, ecs_registry, netns
+from tools.emulator import addresses, ecr_blobs, ecs_images, ecs_registry, netns, timing
 
 LOOPBACK = "127.0.0.1"
 BLOB_PATH = "/ecr/blobs/"
-TIME_SCALE_ENV = "DJANGO_ECS_EMULATOR_ECS_TIME_SCALE"
+TIME_SCALE_ENV = timing.TIME_SCALE_ENV
 CA_BUNDLE_IN_WORKDIR = Path("certs") / "rds-global-bundle.pem"  # app/testapp/env.py
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_STOP_TIMEOUT = 30  # seconds, Fargate's default (ContainerDefinition.stopTimeout)
@@ -74,13 +74,7 @@ LOG_GROUP_MISSING = (
 )
 
 
-def time_scale(environ: Mapping[str, str] | None = None) -> float:
-    """Factor applied to health check timings (1: as the task definition says)."""
-    try:
-        value = float((environ or os.environ).get(TIME_SCALE_ENV, "") or 1)
-    except ValueError:
-        return 1.0
-    return value if value > 0 else 1.0
+time_scale = timing.time_scale
 
 
 def utcnow() -> datetime.datetime:
@@ -705,7 +699,7 @@ class TaskRun:
     def _health_loop(self, container: ContainerRun) -> None:
         check = {**HEALTH_DEFAULTS, **(container.health_check or {})}
         scale = time_scale()
-        interval, timeout = check["interval"] * scale, check["timeout"] * scale
+        interval, timeout = check["interval"] * scale, check["timeout"]  # timeouts: unscaled
         start_period, retries = check["startPeriod"] * scale, int(check["retries"])
         argv = [map_into_root(container.root, a) for a in health_command(check) or []]
         began, failures = time.monotonic(), 0

@@ -1508,7 +1508,7 @@ def patch_ecs_runs_tasks() -> None:
     PENDING -> RUNNING -> DEPROVISIONING -> STOPPED with its containers' exit codes, and StopTask
     stops it (SIGTERM, SIGKILL after stopTimeout). moto answers RUNNING at once, runs nothing,
     and its tasks drift to STOPPED one DescribeTasks at a time. Here ecs_runtime.py runs them
-    (README item 26); applied after patch 20b, whose stopped tasks never start."""
+    (README item 31); applied after patch 20b, whose stopped tasks never start."""
     from moto.ec2.models.elastic_network_interfaces import NetworkInterface
     from moto.ecs.models import EC2ContainerServiceBackend, Task
 
