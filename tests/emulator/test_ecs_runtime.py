@@ -322,3 +322,34 @@ def test_failing_health_check_stops_the_task(
     assert task["healthStatus"] == "UNHEALTHY"
     assert task["containers"][0]["healthStatus"] == "UNHEALTHY"
     assert task["stoppedReason"] == "Task failed container health checks"
+
+
+def test_a_non_essential_container_may_exit_while_the_task_runs(
+    aws: Aws, image: str, cluster: str, awsvpc: dict, log_group: str
+) -> None:
+    definition = _register(aws, image, log_group, command=["sleep", "60"], stopTimeout=2)
+    family = aws("ecs").describe_task_definition(taskDefinition=definition)["taskDefinition"]
+    side = {**family["containerDefinitions"][0], "name": "side", "essential": False}
+    side["command"] = ["exit", "1"]
+    revision = aws("ecs").register_task_definition(
+        family=family["family"],
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[family["containerDefinitions"][0], side],
+    )["taskDefinition"]["taskDefinitionArn"]
+    arn = _run(aws, cluster, awsvpc, revision)
+
+    def side_exited() -> dict[str, Any] | None:
+        task = describe_task(aws, cluster, arn)
+        containers = {c["name"]: c for c in task["containers"]}
+        return task if containers["side"].get("exitCode") == 1 else None
+
+    task = wait_for(side_exited)
+    assert task["lastStatus"] == "RUNNING"
+    aws("ecs").stop_task(cluster=cluster, task=arn)
+    task = wait_status(aws, cluster, arn, "STOPPED")
+    codes = {c["name"]: c.get("exitCode") for c in task["containers"]}
+    assert codes == {"app": 143, "side": 1}
+    assert task["stoppedReason"] == "Task stopped by user"

@@ -151,7 +151,7 @@ class Scheduler:
                 self._stop(run, f"Service {self.service.name} was deleted")
             return any(not r.stopped for r in runs)
         self._roll(live)
-        self._count(runs)
+        self.count(runs)
         return True
 
     # Deployments ------------------------------------------------------------------------------
@@ -290,7 +290,8 @@ class Scheduler:
             delay = min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_MAX)
             self.not_before[deployment["id"]] = time.monotonic() + delay
 
-    def _count(self, runs: list[ecs_runtime.TaskRun]) -> None:
+    def count(self, runs: list[ecs_runtime.TaskRun] | None = None) -> None:
+        runs = self.runs() if runs is None else runs
         running = pending = 0
         for deployment in self.service.deployments:
             mine = [r for r in self.tasks_of(runs, deployment) if not r.stopped]
@@ -371,6 +372,7 @@ def start(backend: Any, service: Any) -> Scheduler | None:
     if not service.task_definition:
         return None
     scheduler = Scheduler(backend, service)
+    scheduler.count()  # CreateService answers with no task yet, running or pending
     with _lock:
         _schedulers[id(service)] = scheduler
     scheduler.start()

@@ -1589,6 +1589,7 @@ def patch_ecs_services_schedule() -> None:
             service.task_definition = backend.describe_task_definition(requested).arn
         if forced or service.task_definition != previous:
             scheduler.redeploy(service.task_definition)
+        scheduler.count()  # moto set runningCount to the new desiredCount
         scheduler.wake.set()
         return service
 
