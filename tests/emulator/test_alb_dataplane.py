@@ -418,7 +418,7 @@ def test_target_starts_initial_then_healthy(elb: Any, served: Any, targets: Any)
 def test_slow_health_check_is_a_timeout(elb: Any, served: Any, targets: Any) -> None:
     _, group, _ = served()
     stuck = targets("stuck")
-    stuck.health_delay = 1.0  # beyond HealthCheckTimeoutSeconds (2 s, scaled: 0.2 s)
+    stuck.health_delay = 3.0  # beyond HealthCheckTimeoutSeconds (2 s; timeouts are never scaled)
     register(elb, group, stuck)
     health = wait_state(elb, group, stuck.port, "unhealthy")
     assert (health["Reason"], health["Description"]) == ("Target.Timeout", "Request timed out")

@@ -139,22 +139,37 @@ def test_service_keeps_desired_count_and_replaces_a_dead_task(
 
 
 def _target_group(aws: Aws, awsvpc: dict) -> str:
+    """A target group behind a listener, as ECS requires (CreateService refuses a group with no
+    load balancer; the emulator's ALB reports such a group's targets `unused`)."""
     subnet = awsvpc["awsvpcConfiguration"]["subnets"][0]
     vpc = aws("ec2").describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
-    return str(
-        aws("elbv2").create_target_group(
-            Name=f"tg-{uuid.uuid4().hex[:8]}",
-            Protocol="HTTP",
-            Port=8080,
-            VpcId=vpc,
-            TargetType="ip",
-        )["TargetGroups"][0]["TargetGroupArn"]
+    elb = aws("elbv2")
+    group = elb.create_target_group(
+        Name=f"tg-{uuid.uuid4().hex[:8]}",
+        Protocol="HTTP",
+        Port=8080,
+        VpcId=vpc,
+        TargetType="ip",
+    )["TargetGroups"][0]["TargetGroupArn"]
+    balancer = elb.create_load_balancer(
+        Name=f"lb-{uuid.uuid4().hex[:8]}",
+        Subnets=awsvpc["awsvpcConfiguration"]["subnets"],
+        SecurityGroups=awsvpc["awsvpcConfiguration"]["securityGroups"],
+        Type="application",
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    elb.create_listener(
+        LoadBalancerArn=balancer,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
     )
+    return str(group)
 
 
 def _target_ips(aws: Aws, group: str) -> set[str]:
+    """The registered targets; deregistered ones still draining are listed too, as on AWS."""
     health = aws("elbv2").describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
-    return {d["Target"]["Id"] for d in health}
+    return {d["Target"]["Id"] for d in health if d["TargetHealth"]["State"] != "draining"}
 
 
 def _task_ips(tasks: list[dict[str, Any]]) -> set[str]:
