@@ -9,7 +9,8 @@ with every AWS call it makes recorded. Then, in this order:
   match), publish the same facts as a full run (same outputs files), and run again, naming the
   resource and field, when something of theirs changed outside Ansible;
 - a data plan on a clone that never built the db_init zip plans instead of failing;
-- site.yml --check --diff with one value changed per layer ends with a plan naming exactly those;
+- site.yml --check --diff with one value changed per layer ends with a plan naming exactly those,
+  and its recorded AWS calls are reads only;
 - the network layer: drift is planned in check mode without touching anything, then repaired, and
   switching the NAT mode re-points routes, removing the old NAT only when asked.
 
