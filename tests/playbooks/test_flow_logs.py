@@ -23,9 +23,17 @@ pytestmark = [
 ENV = "flowlogs"
 LOG_GROUP = f"/aws/django-ecs/{ENV}/vpc-flow-logs"
 ROLE = f"{ENV}-djg-flow-logs-ander"
-# No NAT: the flow logs are the vpc role's, and a NAT instance would only add run time.
+# No NAT and one AZ: the flow logs are the VPC's (one per VPC, whatever its subnets), so a NAT
+# instance or a second AZ's subnets and route table would only add module runs to converge and
+# destroy.
 EXTRA = json.dumps(
-    {"env_name": ENV, "network_nat_mode": "none", "vpc_flow_logs": True, "log_retention_days": 14}
+    {
+        "env_name": ENV,
+        "network_nat_mode": "none",
+        "vpc_azs": ["us-east-1a"],
+        "vpc_flow_logs": True,
+        "log_retention_days": 14,
+    }
 )
 
 

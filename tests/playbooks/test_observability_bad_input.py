@@ -38,16 +38,24 @@ def test_retention_outside_cloudwatch_values_is_rejected(days: str) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("variable", "value", "message"),
-    [
-        ("observability_ecs_cpu_threshold", "150", "between 1 and 100, got '150'"),
-        ("observability_alb_5xx_threshold", "-1", "between 0 and 1000000, got '-1'"),
-        ("observability_ecs_evaluation_periods", "0", "between 1 and 100, got '0'"),
-    ],
-)
-def test_threshold_out_of_range_is_rejected(variable: str, value: str, message: str) -> None:
-    assert_fails_before_aws([f"{variable}={value}"], f"{variable} must be a number {message}")
+THRESHOLDS_OUT_OF_RANGE = [
+    ("observability_ecs_cpu_threshold", "150", "between 1 and 100, got '150'"),
+    ("observability_alb_5xx_threshold", "-1", "between 0 and 1000000, got '-1'"),
+    ("observability_ecs_evaluation_periods", "0", "between 1 and 100, got '0'"),
+]
+
+
+def test_thresholds_out_of_range_are_rejected_each_by_name() -> None:
+    """One run for the three: the thresholds are one looped check, which runs every item and
+    prints each failing item's message before failing the task, so each variable is named only
+    if its own item failed."""
+    assert_fails_before_aws(
+        [f"{variable}={value}" for variable, value, _ in THRESHOLDS_OUT_OF_RANGE],
+        *(
+            f"{variable} must be a number {message}"
+            for variable, _, message in THRESHOLDS_OUT_OF_RANGE
+        ),
+    )
 
 
 def test_aws_managed_sns_key_is_refused_as_alarms_could_not_publish() -> None:

@@ -160,12 +160,26 @@ def alarm_task_result(run: PlaybookRun) -> dict[str, Any]:
     raise AssertionError("the alarm task did not run")
 
 
-def test_converge_twice_verify_then_check_mode(endpoint: str) -> None:
+@dataclass
+class Converged:
+    env: Environment
+    first_changed: int
+
+
+@pytest.fixture(scope="module")
+def converged(endpoint: str) -> Converged:
+    """An environment with its load balancer and NAT instance, converged once: the first test
+    checks that converge (then idempotence, check mode, a new threshold), the last one switches
+    its NAT mode and removes it. One converge fewer than an environment per test."""
     env = new_environment(endpoint)
     create_load_balancer(env)
     create_nat_instance(env)
+    return Converged(env, env.converge())
 
-    assert env.converge() > 0
+
+def test_converge_twice_verify_then_check_mode(converged: Converged) -> None:
+    env = converged.env
+    assert converged.first_changed > 0
     assert env.converge() == 0, "second run must change nothing"
     assert verify(env.expected()) == []
     assert env.converge("--check", "--diff") == 0, "check mode on a converged stack"
@@ -236,10 +250,11 @@ def test_alb_alarms_wait_for_the_load_balancer_then_appear(endpoint: str) -> Non
     assert verify(env.expected(nat_mode="gateway")) == []
 
 
-def test_nat_alarm_follows_the_nat_mode_and_destroy_removes_everything(endpoint: str) -> None:
-    env = new_environment(endpoint)
-    create_nat_instance(env)
-    env.converge()
+def test_nat_alarm_follows_the_nat_mode_and_destroy_removes_everything(
+    converged: Converged,
+) -> None:
+    # Last in the module: it switches the NAT mode and removes the shared environment.
+    env = converged.env
     assert env.resource("alarm-nat-status") in alarm_names(env)
 
     env.converge("-e", "network_nat_mode=gateway")
