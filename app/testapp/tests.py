@@ -11,7 +11,7 @@ gunicorn signals, the read-only root) live in tests/app of the repository.
 from __future__ import annotations
 
 from django.db import connection
-from django.test import SimpleTestCase, TestCase
+from django.test import SimpleTestCase, TestCase, override_settings
 
 
 class LivenessTests(SimpleTestCase):
@@ -43,10 +43,11 @@ class LivenessTests(SimpleTestCase):
 
 
 class ReadinessTests(TestCase):
+    @override_settings(APP_VERSION="0123456789ab")
     def test_readyz_is_ready_when_the_database_answers(self) -> None:
         response = self.client.get("/readyz")
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(response.json(), {"status": "ready"})
+        self.assertEqual(response.json(), {"status": "ready", "version": "0123456789ab"})
         self.assertEqual(response["Cache-Control"], "no-store")
 
     def test_the_migrations_created_the_installed_apps_tables(self) -> None:
