@@ -15,6 +15,7 @@ import os
 import tarfile
 import textwrap
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,24 @@ def network(aws: Aws) -> dict[str, Any]:
             "assignPublicIp": "DISABLED",
         }
     }
+
+
+# The fixtures every ECS test module shares (each module defines `aws` on its own emulator).
+@pytest.fixture(scope="module")
+def image(aws: Aws) -> str:
+    """The app image pushed to a repository of its own."""
+    repository = f"app-{uuid.uuid4().hex[:8]}"
+    aws("ecr").create_repository(repositoryName=repository)
+    return push_app_image(aws("ecr"), repository)
+
+
+@pytest.fixture(scope="module")
+def cluster(aws: Aws) -> str:
+    name = f"c-{uuid.uuid4().hex[:8]}"
+    aws("ecs").create_cluster(clusterName=name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def awsvpc(aws: Aws) -> dict[str, Any]:
+    return network(aws)

@@ -18,11 +18,12 @@ import pytest
 from ecs_support import (
     NETNS,
     Aws,
+    awsvpc,
+    cluster,
     describe_task,
     ecs_emulator,
+    image,
     log_messages,
-    network,
-    push_app_image,
     sha256,
     wait_for,
     wait_status,
@@ -30,7 +31,7 @@ from ecs_support import (
 
 from tests.aws_policies import service_trust
 
-__all__ = ["ecs_emulator"]  # the module fixture, imported for pytest
+__all__ = ["awsvpc", "cluster", "ecs_emulator", "image"]  # module fixtures, imported for pytest
 
 
 @pytest.fixture(scope="module")
@@ -41,25 +42,6 @@ def emulator(ecs_emulator: tuple[Path, Aws]) -> tuple[Path, Aws]:
 @pytest.fixture(scope="module")
 def aws(emulator: tuple[Path, Aws]) -> Aws:
     return emulator[1]
-
-
-@pytest.fixture(scope="module")
-def image(aws: Aws) -> str:
-    repository = f"app-{uuid.uuid4().hex[:8]}"
-    aws("ecr").create_repository(repositoryName=repository)
-    return push_app_image(aws("ecr"), repository)
-
-
-@pytest.fixture(scope="module")
-def cluster(aws: Aws) -> str:
-    name = f"c-{uuid.uuid4().hex[:8]}"
-    aws("ecs").create_cluster(clusterName=name)
-    return name
-
-
-@pytest.fixture(scope="module")
-def awsvpc(aws: Aws) -> dict[str, Any]:
-    return network(aws)
 
 
 @pytest.fixture

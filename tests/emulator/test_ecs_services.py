@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ecs_support import Aws, ecs_emulator, needs_netns, network, push_app_image, wait_for
+from ecs_support import Aws, awsvpc, cluster, ecs_emulator, image, needs_netns, wait_for
 
-__all__ = ["ecs_emulator"]
+__all__ = ["awsvpc", "cluster", "ecs_emulator", "image"]
 # Several tasks of one service listen on the same container port: namespaces needed.
 pytestmark = needs_netns
 
@@ -30,25 +30,6 @@ def aws(ecs_emulator: tuple[Path, Aws]) -> Aws:
 @pytest.fixture(scope="module")
 def state_dir(ecs_emulator: tuple[Path, Aws]) -> Path:
     return ecs_emulator[0]
-
-
-@pytest.fixture(scope="module")
-def image(aws: Aws) -> str:
-    repository = f"svc-{uuid.uuid4().hex[:8]}"
-    aws("ecr").create_repository(repositoryName=repository)
-    return push_app_image(aws("ecr"), repository)
-
-
-@pytest.fixture(scope="module")
-def cluster(aws: Aws) -> str:
-    name = f"svc-{uuid.uuid4().hex[:8]}"
-    aws("ecs").create_cluster(clusterName=name)
-    return name
-
-
-@pytest.fixture(scope="module")
-def awsvpc(aws: Aws) -> dict[str, Any]:
-    return network(aws)
 
 
 def _definition(aws: Aws, image: str, family: str, command: list[str]) -> str:
