@@ -24,14 +24,25 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "slow: runs playbooks end to end for a minute or more; scheduled first"
+        "markers",
+        "slow(seconds=N): runs playbooks end to end for a minute or more; N is the module's"
+        " measured cost on the 2-core machine, and the costliest modules are scheduled first",
     )
 
 
+def scheduled_cost(item: pytest.Item) -> float:
+    """The seconds its module's `slow` mark states (0 for a module without one)."""
+    mark = item.get_closest_marker("slow")
+    return float(mark.kwargs.get("seconds", 60)) if mark else 0.0
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow modules first (stable otherwise): xdist hands tests out in this order, so the workers
-    finish together instead of one running a four-minute test alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Costliest modules first (stable otherwise, so a module's tests keep their order).
+    `--dist loadscope` hands modules out one at a time in this order (scripts/test passes
+    `--no-loadscope-reorder`: by default xdist reorders modules by their number of tests), so the
+    ten-minute module starts at once and the workers finish together instead of one running it
+    alone at the end."""
+    items.sort(key=lambda item: -scheduled_cost(item))
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,8 @@ import pytest
 
 from tests.playbooks.runner import PlaybookRun, run_playbook
 
+pytestmark = pytest.mark.slow(seconds=115)
+
 NOT_PUBLISHED = "The image to deploy is not published"
 STOPPED = "Stopping before the app layer creates anything."
 PLAN_NOTE = "Plan note: a run would stop here, before the app layer creates anything."

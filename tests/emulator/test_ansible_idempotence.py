@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=35)
 
 Aws = Callable[[str], Any]
 PLAYBOOK = Path(__file__).with_name("converge_stack.yml")

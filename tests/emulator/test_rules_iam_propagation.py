@@ -30,7 +30,7 @@ from tests.module_runner import run_collection_module
 from tests.playbooks.runner import REPO_ROOT, run_playbook
 from tools.emulator import moto_patched
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=70)
 
 Aws = Callable[[str], Any]
 # Longer than the role's own tasks between CreateRole and CreateFunction (its inline policy,

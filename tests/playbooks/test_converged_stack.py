@@ -46,7 +46,7 @@ from tests.playbooks.runner import PlaybookRun, run_playbook
 from tests.verify.network import verify
 
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.slow(seconds=640),
     pytest.mark.skipif(
         not os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"),
         reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",

@@ -18,6 +18,8 @@ import pytest
 
 from tests.playbooks.runner import run_playbook
 
+pytestmark = pytest.mark.slow(seconds=120)
+
 REFUSAL = "Refusing to delete"
 DESTROY_PLAYBOOKS = [
     "playbooks/destroy.yml",

@@ -14,7 +14,7 @@ import pytest
 from tests.playbooks.runner import PlaybookRun, run_playbook
 
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.slow(seconds=65),
     pytest.mark.skipif(
         not os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"),
         reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",

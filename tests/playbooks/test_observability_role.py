@@ -23,7 +23,7 @@ import pytest
 from tests.playbooks.runner import REPO_ROOT, PlaybookRun, run_playbook
 from tests.verify.observability import verify
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=190)
 
 AWS_VARS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
 PLAYBOOK = "tests/playbooks/observability.yml"

@@ -16,7 +16,7 @@ import pytest
 from tests.release.conftest import REPO_ROOT
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=100)
 def test_ansible_test_sanity_passes() -> None:
     completed = subprocess.run(
         [str(REPO_ROOT / "scripts" / "sanity")],
