@@ -31,7 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def scheduled_cost(item: pytest.Item) -> float:
-    """The seconds its module's `slow` mark states (0 for a module without one)."""
+    """The seconds its module's `slow` mark states (60 for a bare `slow`, 0 without the mark)."""
     mark = item.get_closest_marker("slow")
     return float(mark.kwargs.get("seconds", 60)) if mark else 0.0
 
