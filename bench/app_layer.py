@@ -4,11 +4,13 @@
 
 Per run, in a fresh environment name: the full stack's first converge (site.yml), two no-op
 re-runs, the app layer's no-op re-run and an image roll-out (a new image_tag: build, push, new
-revision, migration task, service update). Each is timed and its AWS requests are counted (the
-emulator's request log), beside the floor measured in the same run: one boto3 process reading
-every resource the roles recorded (what a converged check must read, the same readers
-converged_state uses) plus the network layer's read. Uses the emulator named by AWS_ENDPOINT_URL
-(its state directory must be DJANGO_ECS_EMULATOR_DIR), else starts a private one.
+revision, migration task, service update; prod values deploy what CI published, so there the
+publish, playbooks/image.yml on hml, the repository's manager, is timed on its own line). Each
+is timed and its AWS requests are counted (the emulator's request log), beside the floor
+measured in the same run: one boto3 process reading every resource the roles recorded (what a
+converged check must read, the same readers converged_state uses) plus the network layer's read.
+Uses the emulator named by AWS_ENDPOINT_URL (its state directory must be
+DJANGO_ECS_EMULATOR_DIR), else starts a private one.
 """
 
 from __future__ import annotations
@@ -69,12 +71,18 @@ def prepare_prod(env_name: str, env: dict[str, str]) -> None:
 
 
 def playbook(
-    name: str, inventory: str, env_name: str, env: dict[str, str], *extra: str
+    name: str,
+    inventory: str,
+    env_name: str,
+    env: dict[str, str],
+    *extra: str,
+    scenario: str | None = None,
 ) -> tuple[float, int]:
-    """Run site.yml or <name>.yml (a path under the repository); seconds and AWS requests."""
+    """Run site.yml or <name>.yml (a path under the repository); seconds and AWS requests.
+    `scenario` names the inventory whose scenario values apply, when not `inventory` itself."""
     path = "site.yml" if name == "site" else name if "/" in name else f"playbooks/{name}.yml"
     args = ["ansible-playbook", path, "-i", f"inventories/{inventory}"]
-    for value in [*scenario_vars(inventory, env_name), *EMULATOR_VARS, *extra]:
+    for value in [*scenario_vars(scenario or inventory, env_name), *EMULATOR_VARS, *extra]:
         args += ["-e", value]
     before = emulator_requests()
     started = time.perf_counter()
@@ -134,6 +142,12 @@ def one_run(inventory: str, run: int, env: dict[str, str]) -> dict[str, tuple[fl
     measured["full stack, no-op re-run"] = playbook("site", inventory, env_name, env)
     measured["floor: one boto3 read of it all"] = floor_reads(inventory, env_name)
     measured["app layer, no-op re-run"] = playbook("app", inventory, env_name, env)
+    if inventory == "prod":
+        # prod deploys what CI published beforehand (it does not build on deploy): the publish
+        # runs on the repository's managing environment (hml), as molecule/stack_prod's prepare.
+        measured["image publish (image.yml on hml)"] = playbook(
+            "image", "hml", env_name, env, "image_tag=bench2", scenario="prod"
+        )
     measured["image roll-out (new tag)"] = playbook(
         "app", inventory, env_name, env, "image_tag=bench2"
     )
