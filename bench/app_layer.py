@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -100,9 +101,14 @@ def floor_reads(inventory: str, env_name: str) -> tuple[float, int]:
     calls: list[str] = []
     session.events.register("before-call", lambda model, **_: calls.append(model.name))
     clients: dict[str, Any] = {}
+    creating = threading.Lock()
 
     def client(name: str) -> Any:
-        return clients.setdefault(name, session.client(name))
+        # Thread-safe, as live_fingerprints needs (it reads concurrently); one client per service.
+        with creating:
+            if name not in clients:
+                clients[name] = session.client(name)
+        return clients[name]
 
     started = time.perf_counter()
     path = f"/{env_name}-{service}-converged-{client_name}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.django_ecs.aws.plugins.module_utils.converged import (
@@ -26,6 +27,10 @@ with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing bot
     import botocore.exceptions
 
 Clients = Callable[[str], Any]
+# The reads are independent and mostly wait on the network (each request a round trip to AWS),
+# so a few threads overlap them; few enough to stay well below the describe APIs' request rates
+# (throttled requests are retried: counting_clients' clients use AWSRetry).
+READ_THREADS = 8
 Reader = Callable[[Clients, dict[str, Any]], "dict[str, Any] | None"]
 
 _NOT_FOUND_CODES = {
@@ -532,11 +537,21 @@ def _described(client: Clients, resource: dict[str, Any]) -> dict[str, Any] | No
         return {"unreadable": error.response.get("Error", {}).get("Code", "error")}
 
 
+def read_each(client: Clients, resources: list[dict[str, Any]]) -> list[dict[str, str] | None]:
+    """Each resource's field fingerprints (None: missing), in order, read concurrently.
+
+    ``client`` must be thread-safe, as ``aws_clients.counting_clients`` is."""
+    with ThreadPoolExecutor(max_workers=max(1, min(READ_THREADS, len(resources)))) as pool:
+        return list(
+            pool.map(lambda resource: field_fingerprints(_described(client, resource)), resources)
+        )
+
+
 def live_fingerprints(
     client: Clients, resources: list[dict[str, Any]]
 ) -> dict[str, dict[str, str] | None]:
     """``{kind:identifier: {field: fingerprint}}`` of the resources, None for the missing ones."""
     return {
-        resource_key(resource): field_fingerprints(_described(client, resource))
-        for resource in resources
+        resource_key(resource): answer
+        for resource, answer in zip(resources, read_each(client, resources), strict=True)
     }

@@ -79,8 +79,9 @@ from ansible_collections.django_ecs.aws.plugins.module_utils.converged import (
     decode_stamp,
     live_differences,
     parameter_name,
+    resource_key,
 )
-from ansible_collections.django_ecs.aws.plugins.module_utils.live_resources import live_fingerprints
+from ansible_collections.django_ecs.aws.plugins.module_utils.live_resources import read_each
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "path": {"type": "str", "required": True},
@@ -100,10 +101,10 @@ def read_stamps(ssm: Any, path: str, parts: list[str]) -> dict[str, dict[str, An
     return found
 
 
-def part_state(client: Any, stamp: dict[str, Any] | None) -> dict[str, Any]:
+def part_state(stamp: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+    """A part's stamp beside what AWS says now of the resources it lists (``current``)."""
     if stamp is None:
         return {"recorded": False, "code": "", "inputs": {}, "outputs": {}, "live_drift": []}
-    current = live_fingerprints(client, stamp.get("resources", []))
     return {
         "recorded": True,
         "version": stamp.get("version"),
@@ -114,13 +115,28 @@ def part_state(client: Any, stamp: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def part_states(client: Any, stamps: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """Every part's state. The resources of all parts are read in one concurrent pass, each as
+    its own part recorded it (two parts may list the same resource with different identifiers)."""
+    listed = [(part, resource) for part, stamp in stamps.items() for resource in _resources(stamp)]
+    live = read_each(client, [resource for _, resource in listed])
+    current: dict[str, dict[str, Any]] = {part: {} for part in stamps}
+    for (part, resource), answer in zip(listed, live, strict=True):
+        current[part][resource_key(resource)] = answer
+    return {part: part_state(stamp, current[part]) for part, stamp in stamps.items()}
+
+
+def _resources(stamp: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return stamp.get("resources", []) if stamp else []
+
+
 def main() -> None:
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     calls = [0]
     client = counting_clients(module, calls)
     try:
         stamps = read_stamps(client("ssm"), module.params["path"], module.params["parts"])
-        parts = {part: part_state(client, stamp) for part, stamp in stamps.items()}
+        parts = part_states(client, stamps)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         module.fail_json_aws(error, msg=f"Could not read the stamps under {module.params['path']}")
     module.exit_json(changed=False, parts=parts, api_calls=calls[0])

@@ -74,8 +74,8 @@ def test_valid_input_is_checked_once_then_reaches_the_network_layer() -> None:
     assert "Could not connect to the endpoint URL" in run.output, run.output
     for check in (
         "TASK [Check network_nat_mode]",
-        "TASK [django_ecs.aws.rds : Check the storage]",
-        "TASK [django_ecs.aws.ecs_service : Check the Fargate task size]",
+        "TASK [django_ecs.aws.rds : Check the RDS input]",
+        "TASK [django_ecs.aws.ecs_service : Check the service input]",
     ):
         # Skipped tasks print their header too: count the ones that ran.
         assert len(re.findall(rf"{re.escape(check)} \*+\nok: ", run.output)) == 1, run.output
