@@ -10,7 +10,8 @@ is timed and its AWS requests are counted (the emulator's request log), beside t
 measured in the same run: one boto3 process reading every resource the roles recorded (what a
 converged check must read, the same readers converged_state uses) plus the network layer's read.
 Uses the emulator named by AWS_ENDPOINT_URL (its state directory must be
-DJANGO_ECS_EMULATOR_DIR), else starts a private one.
+DJANGO_ECS_EMULATOR_DIR), else starts a private one; DJANGO_ECS_EMULATOR_REQUEST_LATENCY_MS=50
+there gives every request an AWS-like round trip (tools/emulator/README.md).
 """
 
 from __future__ import annotations

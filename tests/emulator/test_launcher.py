@@ -10,10 +10,12 @@ import stat
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
 import pg8000.native
+import pytest
 from emulator_cli import SCRIPT, parse_exports, run_emulator, start_copy
 
 from tools.emulator.processes import is_alive
@@ -298,3 +300,24 @@ def test_eval_in_bash_exports_and_keeps_a_chosen_region(
     )
     assert chosen.stdout.split() == [emulator_env["PGPORT"], "eu-west-3"]
     assert defaulted.stdout.split() == [emulator_env["PGPORT"], "us-east-1"]
+
+
+def test_request_latency_delays_each_answer_and_concurrent_requests_overlap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DJANGO_ECS_EMULATOR_REQUEST_LATENCY_MS (bench/): AWS-like round trips, side by side."""
+    monkeypatch.setenv("DJANGO_ECS_EMULATOR_REQUEST_LATENCY_MS", "400")
+    env = start_copy(tmp_path)
+    try:
+        _answers_sts(env)  # the first request creates the backend
+        began = time.monotonic()
+        _answers_sts(env)
+        one = time.monotonic() - began
+        began = time.monotonic()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert all(pool.map(lambda _: _answers_sts(env), range(4)))
+        four = time.monotonic() - began
+    finally:
+        run_emulator("stop", tmp_path)
+    assert one >= 0.4
+    assert four < 4 * 0.4

@@ -38,6 +38,7 @@ from tools.emulator import (
     rds_engine_defaults,
     rds_postgres,
     rds_servers,
+    timing,
 )
 
 if TYPE_CHECKING:
@@ -1717,6 +1718,20 @@ def _stop_tasks_and_exit(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+def _add_request_latency(seconds: float) -> None:
+    """DJANGO_ECS_EMULATOR_REQUEST_LATENCY_MS (benchmarks): each request answers that late."""
+    if seconds <= 0:
+        return
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.__call__
+
+    def delayed_call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        return timing.delayed(functools.partial(original, self), seconds)(environ, start_response)
+
+    DomainDispatcherApplication.__call__ = delayed_call
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-p", "--port", type=int, required=True)
@@ -1727,6 +1742,7 @@ def main(argv: list[str] | None = None) -> None:
     from moto.server import main as moto_main
 
     server.signal_handler = _stop_tasks_and_exit  # moto installs it for SIGINT and SIGTERM
+    _add_request_latency(timing.request_latency())
 
     moto_main(["-H", LOOPBACK, "-p", str(port)])
 

@@ -12,7 +12,11 @@ emulator's setting, not a request parameter: what the playbooks send AWS is the 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 TIME_SCALE_ENV = "DJANGO_ECS_EMULATOR_TIME_SCALE"
 
@@ -24,3 +28,29 @@ def time_scale(environ: Mapping[str, str] | None = None) -> float:
     except ValueError:
         return 1.0
     return value if value > 0 else 1.0
+
+
+# Benchmarks only: each API request is answered after this many milliseconds, as an AWS
+# endpoint's round trip takes tens of milliseconds where the emulator on loopback takes about
+# one. It shows what of a run is round trips on AWS (bench/), and whether reads overlap them.
+# Default 0; scripts/test and scripts/deploy-local never set it.
+REQUEST_LATENCY_ENV = "DJANGO_ECS_EMULATOR_REQUEST_LATENCY_MS"
+
+
+def request_latency(environ: Mapping[str, str] | None = None) -> float:
+    """The added latency in seconds (0 when unset, unreadable or negative)."""
+    try:
+        value = float((os.environ if environ is None else environ).get(REQUEST_LATENCY_ENV) or 0)
+    except ValueError:
+        return 0.0
+    return max(value, 0.0) / 1000
+
+
+def delayed(app: WSGIApp, seconds: float) -> WSGIApp:
+    """``app`` answering each request ``seconds`` later (the server's threads wait side by side)."""
+
+    def answer_later(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        time.sleep(seconds)
+        return app(environ, start_response)
+
+    return answer_later
