@@ -12,7 +12,8 @@ version_added: 0.1.0
 description:
   - Reads the stamps that M(django_ecs.aws.converged_record) left under O(path) (SSM Parameter
     Store, one call per ten stamps), then reads every resource each stamp lists, in this one
-    process, and compares it field by field with what the role left behind.
+    process (eight threads, so AWS's round trips overlap), and compares it field by field with
+    what the role left behind.
   - Returns per role part its recorded code and input fingerprints, the facts it published, and the
     resources that changed since (C(live_drift)). The C(django_ecs.aws.converged) lookup, inside
     each role, adds the comparison of its code and inputs and decides whether the role may be

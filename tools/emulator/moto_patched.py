@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -1727,7 +1728,8 @@ def _add_request_latency(seconds: float) -> None:
     original = DomainDispatcherApplication.__call__
 
     def delayed_call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        return timing.delayed(functools.partial(original, self), seconds)(environ, start_response)
+        time.sleep(seconds)  # in the request's own server thread: requests wait side by side
+        return original(self, environ, start_response)
 
     DomainDispatcherApplication.__call__ = delayed_call
 

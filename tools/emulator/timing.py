@@ -12,11 +12,7 @@ emulator's setting, not a request parameter: what the playbooks send AWS is the 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Mapping
-from typing import Any
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+from collections.abc import Mapping
 
 TIME_SCALE_ENV = "DJANGO_ECS_EMULATOR_TIME_SCALE"
 
@@ -44,13 +40,3 @@ def request_latency(environ: Mapping[str, str] | None = None) -> float:
     except ValueError:
         return 0.0
     return max(value, 0.0) / 1000
-
-
-def delayed(app: WSGIApp, seconds: float) -> WSGIApp:
-    """``app`` answering each request ``seconds`` later (the server's threads wait side by side)."""
-
-    def answer_later(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        time.sleep(seconds)
-        return app(environ, start_response)
-
-    return answer_later
