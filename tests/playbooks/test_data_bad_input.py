@@ -70,6 +70,15 @@ def test_invalid_role_name(user: str) -> None:
     assert_fails_before_aws({"db_app_user": user}, "db_app_user")
 
 
+@pytest.mark.parametrize("user", ["rds_migrate", "App-Migrate", "app_user"])
+def test_invalid_migration_user(user: str) -> None:
+    """The data layer checks the migration login it creates (db_users.migration), not a default of
+    its own; app_user is the app's login, and the two must differ."""
+    assert_fails_before_aws(
+        {"db_migration_user": user}, "db_migration_user", f"migration user '{user}'"
+    )
+
+
 @pytest.mark.parametrize("admin", ["postgres", "admin", "rdsadmin"])
 def test_default_admin_name_is_refused(admin: str) -> None:
     assert_fails_before_aws({"db_admin_user": admin}, "RDS.25")
