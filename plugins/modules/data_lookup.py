@@ -136,6 +136,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
 )
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.django_ecs.aws.plugins.module_utils.aws_clients import session_clients
 from ansible_collections.django_ecs.aws.plugins.module_utils.data_lookup import data_lookup_result
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -173,8 +174,8 @@ def main() -> None:
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     retry = AWSRetry.jittered_backoff()
     params = module.params
-    rds = module.client("rds", retry_decorator=retry)
-    ec2 = module.client("ec2", retry_decorator=retry)
+    client = session_clients(module, retry)  # one boto3 session for both (aws_clients says why)
+    rds, ec2 = client("rds"), client("ec2")
     try:
         instances, groups = read_data_layer(rds, ec2, params, retry)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
