@@ -57,9 +57,11 @@ class Stack:
     def outputs_of(self, layer: str) -> dict[str, Any]:
         return json.loads((self.outputs / f"{layer}.json").read_text())
 
-    def compare(self, playbook: str, parts: list[str]) -> tuple[dict[str, dict[str, Any]], int]:
+    def compare(
+        self, playbook: str, parts: list[str], env: dict[str, str] | None = None
+    ) -> tuple[dict[str, dict[str, Any]], int]:
         """Each part's comparison result in one run of the playbook, and the run's changed count."""
-        result = self.run(playbook, json_output=True).json_result()
+        result = self.run(playbook, json_output=True, env=env).json_result()
         compared: dict[str, dict[str, Any]] = {}
         for play in result["plays"]:
             for task in play["tasks"]:

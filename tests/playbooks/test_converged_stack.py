@@ -157,6 +157,11 @@ def data_layer(stack: Stack) -> tuple[dict[str, dict[str, Any]], int]:
     return stack.compare("playbooks/data.yml", DATA_PARTS)
 
 
+def registered_targets(elbv2: Any, group_arn: str) -> set[str]:
+    health = elbv2.describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
+    return {description["Target"]["Id"] for description in health}
+
+
 def test_converged_app_parts_are_skipped_and_drift_is_named_and_repaired(stack: Stack) -> None:
     first_outputs = stack.outputs_of("app")
 
@@ -174,6 +179,7 @@ def test_converged_app_parts_are_skipped_and_drift_is_named_and_repaired(stack: 
     group_arn = elbv2.describe_target_groups(Names=[target_group])["TargetGroups"][0][
         "TargetGroupArn"
     ]
+    assert registered_targets(elbv2, group_arn), "the service's tasks are in its target group"
     elbv2.modify_target_group(TargetGroupArn=group_arn, HealthCheckPath="/drifted")
     logs.put_retention_policy(logGroupName=log_group, retentionInDays=14)
     described = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
@@ -196,7 +202,8 @@ def test_converged_app_parts_are_skipped_and_drift_is_named_and_repaired(stack: 
         MaxCapacity=target["MaxCapacity"] + 3,
     )
 
-    compared, _ = app_layer(stack)
+    repair_calls = stack.outputs.parent / "app-repair-calls.jsonl"
+    compared, _ = stack.compare("playbooks/app.yml", APP_PARTS, env=recording_env(repair_calls))
     drifted = {
         "alb": f"target_group:{target_group} changed outside this role: HealthCheckPath",
         "observability": f"log_group:{log_group} changed outside this role: retentionInDays",
@@ -217,6 +224,12 @@ def test_converged_app_parts_are_skipped_and_drift_is_named_and_repaired(stack: 
     # Repaired: the roles ran in full and put their values back.
     group = elbv2.describe_target_groups(Names=[target_group])["TargetGroups"][0]
     assert group["HealthCheckPath"] == "/healthz"
+    # The alb role ran in full and left the service's tasks in the target group: ECS owns them
+    # (elb_target_group's default deregistered every target not listed, i.e. all of them).
+    deregistered = [
+        call for call in read_calls(repair_calls) if call["operation"] == "DeregisterTargets"
+    ]
+    assert deregistered == [], deregistered
     retention = logs.describe_log_groups(logGroupNamePrefix=log_group)["logGroups"][0]
     assert retention["retentionInDays"] == 7
     assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["Threshold"] == 5.0
