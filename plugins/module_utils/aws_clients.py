@@ -29,6 +29,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import (
 try:
     import boto3
     import botocore.config
+    import botocore.exceptions
 except ImportError:
     pass  # AnsibleAWSModule reports the missing SDK before any client is made
 
@@ -67,9 +68,13 @@ def session_clients(module: Any, retry_decorator: Any = None) -> Callable[[str],
         config = config.merge(user_config)
 
     def create(service: str) -> Any:
-        created = session.client(
-            service, config=config, region_name=region, endpoint_url=endpoint_url, **params
-        )
+        try:
+            created = session.client(
+                service, config=config, region_name=region, endpoint_url=endpoint_url, **params
+            )
+        except (ValueError, botocore.exceptions.BotoCoreError) as error:
+            # As amazon.aws's boto3_conn: a message, not a traceback (no region, a bad endpoint).
+            module.fail_json_aws(error, msg=f"Could not create the {service} client")
         return (
             created
             if retry_decorator is None

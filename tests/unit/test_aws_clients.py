@@ -104,3 +104,20 @@ def test_counting_clients_count_calls_and_create_each_service_once(
     assert calls == [3]
     assert client("sts") is client("sts")
     assert len(sessions_made) == 1
+
+
+class FailingModule(SimpleNamespace):
+    def fail_json_aws(self, error: BaseException, msg: str) -> None:
+        raise AssertionError(f"{msg}: {error}")
+
+
+def test_no_region_fails_with_a_message_as_amazon_aws_does(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    module = FailingModule(params=module_with(aws_env, region=None).params)
+    with pytest.raises(
+        AssertionError, match="Could not create the rds client: You must specify a region"
+    ):
+        session_clients(module)("rds")
