@@ -17,6 +17,7 @@ there gives every request an AWS-like round trip (tools/emulator/README.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,15 +129,23 @@ def floor_reads(inventory: str, env_name: str) -> tuple[float, int]:
     return time.perf_counter() - started, len(calls)
 
 
-def environment() -> dict[str, str]:
-    if not os.environ.get("AWS_ENDPOINT_URL"):
+@contextlib.contextmanager
+def environment() -> Iterator[dict[str, str]]:
+    """The runs' environment, on the emulator AWS_ENDPOINT_URL names, else on a private one that
+    is stopped afterwards (its servers, PostgreSQL and the stacks' task processes)."""
+    private = not os.environ.get("AWS_ENDPOINT_URL")
+    if private:
         os.environ["DJANGO_ECS_EMULATOR_DIR"] = tempfile.mkdtemp(prefix="bench-stack-")
         os.environ.update(launcher.env_vars(launcher.start()))
-    return {
-        **os.environ,
-        "ANSIBLE_NOCOLOR": "1",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
+    try:
+        yield {
+            **os.environ,
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
+    finally:
+        if private:
+            launcher.stop()
 
 
 def one_run(inventory: str, run: int, env: dict[str, str]) -> dict[str, tuple[float, int]]:
@@ -166,11 +176,11 @@ def main() -> None:
     parser.add_argument("--inventory", choices=sorted(NAMING), default="local")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    env = environment()
     results: dict[str, list[tuple[float, int]]] = {}
-    for run in range(args.runs):
-        for label, value in one_run(args.inventory, run, env).items():
-            results.setdefault(label, []).append(value)
+    with environment() as env:
+        for run in range(args.runs):
+            for label, value in one_run(args.inventory, run, env).items():
+                results.setdefault(label, []).append(value)
     print(
         f"whole stack, inventory {args.inventory}, {args.runs} runs, load {os.getloadavg()[0]:.1f}"
     )
