@@ -17,7 +17,6 @@ there gives every request an AWS-like round trip (tools/emulator/README.md).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import subprocess
@@ -25,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,25 +127,6 @@ def floor_reads(inventory: str, env_name: str) -> tuple[float, int]:
     return time.perf_counter() - started, len(calls)
 
 
-@contextlib.contextmanager
-def environment() -> Iterator[dict[str, str]]:
-    """The runs' environment, on the emulator AWS_ENDPOINT_URL names, else on a private one that
-    is stopped afterwards (its servers, PostgreSQL and the stacks' task processes)."""
-    private = not os.environ.get("AWS_ENDPOINT_URL")
-    if private:
-        os.environ["DJANGO_ECS_EMULATOR_DIR"] = tempfile.mkdtemp(prefix="bench-stack-")
-        os.environ.update(launcher.env_vars(launcher.start()))
-    try:
-        yield {
-            **os.environ,
-            "ANSIBLE_NOCOLOR": "1",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        }
-    finally:
-        if private:
-            launcher.stop()
-
-
 def one_run(inventory: str, run: int, env: dict[str, str]) -> dict[str, tuple[float, int]]:
     env_name = f"bench{inventory[0]}{run}{int(time.time()) % 1000}"
     if inventory == "prod":
@@ -177,7 +156,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     results: dict[str, list[tuple[float, int]]] = {}
-    with environment() as env:
+    with launcher.session("bench-stack-", reuse_named=True) as env:
         for run in range(args.runs):
             for label, value in one_run(args.inventory, run, env).items():
                 results.setdefault(label, []).append(value)

@@ -16,7 +16,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -79,16 +78,7 @@ def main() -> None:
     parser.add_argument("--inventory", choices=sorted(NAMING), default="local")
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
-    os.environ["DJANGO_ECS_EMULATOR_DIR"] = tempfile.mkdtemp(prefix="bench-data-")
-    state = launcher.start()
-    try:
-        env = {
-            **os.environ,
-            **launcher.env_vars(state),
-            "ANSIBLE_NOCOLOR": "1",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        }
-        os.environ.update(launcher.env_vars(state))
+    with launcher.session("bench-data-") as env:
         first, noop, reads = [], [], []
         calls = 0
         for run in range(args.runs):
@@ -99,8 +89,6 @@ def main() -> None:
             elapsed, calls = timed_boto3_reads(args.inventory, env_name)
             reads.append(elapsed)
         report(args.inventory, first, noop, reads, calls)
-    finally:
-        launcher.stop()
 
 
 def report(

@@ -14,7 +14,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -89,16 +88,7 @@ def main() -> None:
     parser.add_argument("--inventory", choices=sorted(INVENTORY_VALUES), default="local")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    os.environ["DJANGO_ECS_EMULATOR_DIR"] = tempfile.mkdtemp(prefix="bench-network-")
-    state = launcher.start()
-    try:
-        env = {
-            **os.environ,
-            **launcher.env_vars(state),
-            "ANSIBLE_NOCOLOR": "1",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        }
-        os.environ.update(launcher.env_vars(state))
+    with launcher.session("bench-network-") as env:
         first, noop, reads = [], [], []
         for run in range(args.runs):
             env_name = f"bench{run}"
@@ -106,8 +96,6 @@ def main() -> None:
             noop.append(timed_playbook(args.inventory, env_name, env))
             reads.append(timed_boto3_reads(args.inventory, env_name))
         report(args.inventory, first, noop, reads)
-    finally:
-        launcher.stop()
 
 
 def report(inventory: str, first: list[float], noop: list[float], reads: list[float]) -> None:

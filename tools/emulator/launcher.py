@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -342,6 +343,31 @@ def _configure_moto(state: EmulatorState) -> None:
         applied = json.loads(response.read())
     if applied.get("lambda") != MOTO_CONFIG["lambda"]:
         raise EmulatorError(f"moto refused its configuration: {applied}")
+
+
+@contextlib.contextmanager
+def session(prefix: str, *, reuse_named: bool = False) -> Iterator[dict[str, str]]:
+    """An environment for playbooks and in-process boto3 on an emulator, exported to os.environ.
+
+    With reuse_named, the emulator AWS_ENDPOINT_URL names is used as it is and left running.
+    Otherwise a private one starts in a fresh temporary directory (`prefix` names it) and is
+    stopped on exit, with its PostgreSQL and the stacks' task processes: a measurement must not
+    leave servers behind that load the next one.
+    """
+    private = not (reuse_named and os.environ.get("AWS_ENDPOINT_URL"))
+    if private:
+        os.environ[STATE_DIR_ENV] = tempfile.mkdtemp(prefix=prefix)
+        os.environ.update(env_vars(start()))
+    try:
+        yield {
+            **os.environ,
+            "ANSIBLE_NOCOLOR": "1",
+            # The venv's ansible-playbook and python, whichever shell started the caller.
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
+    finally:
+        if private:
+            stop()
 
 
 # Stop -----------------------------------------------------------------------------------------
