@@ -18,6 +18,7 @@ import pg8000.native
 import pytest
 from emulator_cli import SCRIPT, parse_exports, run_emulator, start_copy
 
+from tools.emulator import launcher
 from tools.emulator.processes import is_alive
 
 REAL_PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -146,6 +147,36 @@ def test_stop_leaves_no_processes_and_no_data(tmp_path: Path) -> None:
     assert not Path(str(state["pg_base_dir"])).exists()
     assert not (tmp_path / "state.json").exists()
     assert run_emulator("status", tmp_path).returncode == 1
+
+
+def test_a_private_session_stops_its_emulator_on_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What session() exports is restored afterwards.
+    for name in (*EXPECTED_VARIABLES, launcher.STATE_DIR_ENV):
+        monkeypatch.delenv(name, raising=False)
+    with launcher.session("test-session-") as env:
+        directory = Path(env[launcher.STATE_DIR_ENV])
+        state = _state(directory)
+        assert directory.name.startswith("test-session-")
+        assert set(env) >= EXPECTED_VARIABLES and env["ANSIBLE_NOCOLOR"] == "1"
+        assert os.environ["AWS_ENDPOINT_URL"] == env["AWS_ENDPOINT_URL"]
+        assert _answers_sts(env)
+    assert not is_alive(int(str(state["moto_pid"])), "tools.emulator.moto_patched")
+    assert not is_alive(int(str(state["pg_pid"])), str(state["pg_base_dir"]))
+    assert not (directory / "state.json").exists()
+    shutil.rmtree(directory)
+
+
+def test_a_reusing_session_leaves_the_named_emulator_running(
+    monkeypatch: pytest.MonkeyPatch, emulator_dir: Path, emulator_env: dict[str, str]
+) -> None:
+    for name, value in emulator_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(launcher.STATE_DIR_ENV, str(emulator_dir))
+    with launcher.session("unused-", reuse_named=True) as env:
+        assert env["AWS_ENDPOINT_URL"] == emulator_env["AWS_ENDPOINT_URL"]
+        assert env[launcher.STATE_DIR_ENV] == str(emulator_dir)
+    assert _answers_sts(emulator_env)
+    assert run_emulator("status", emulator_dir).returncode == 0
 
 
 def test_two_copies_run_side_by_side(emulator_dir: Path, tmp_path: Path) -> None:
