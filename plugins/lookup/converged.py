@@ -126,7 +126,7 @@ def input_names(role: str, entry_point: str, root: Path = COLLECTION_ROOT) -> li
 
 _NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 # Names the role's files may mention that are Ansible's own, change on every run, or only say
-# which checks already ran (_site_preflight_done).
+# which checks already ran (_site_preflight_done, _site_inputs_checked).
 _NOT_GLOBALS = {"hostvars", "vars", "groups", "group_names", "inventory_hostname", "item", "omit"}
 _NOT_GLOBAL_PREFIXES = ("ansible_", "converged_", "playbook_", "role_", "inventory_", "_site_")
 
