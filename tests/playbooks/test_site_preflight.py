@@ -9,7 +9,9 @@ converged network behind it, even under --tags network.
 from __future__ import annotations
 
 import json
+import os
 import re
+import uuid
 
 import pytest
 
@@ -85,3 +87,25 @@ def test_network_playbook_alone_still_checks_its_input() -> None:
     run = run_playbook("playbooks/network.yml", "local", "-e", "vpc_cidr=10.10.0.0/23")
     run.assert_failed_before_aws("vpc_cidr 10.10.0.0/23 cannot hold")
     assert FIRST_AWS_TASK not in run.output, run.output
+
+
+@pytest.mark.skipif(
+    not os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"),
+    reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",
+)
+def test_the_network_playbook_alone_checks_each_role_once() -> None:
+    """Run alone, the layer playbook's preflight checks the vpc role's input; the role itself,
+    run next (nothing exists yet, so the fast path does not skip it), does not check it again."""
+    env_name = f"once{uuid.uuid4().hex[:6]}"
+    run = run_playbook(
+        "playbooks/network.yml",
+        "local",
+        "--check",
+        "-e",
+        json.dumps({"aws_endpoint_required": True, "env_name": env_name}),
+        endpoint=os.environ["AWS_ENDPOINT_URL"],
+    )
+    assert run.returncode == 0, run.output[-3000:]
+    assert "TASK [django_ecs.aws.vpc : Create the VPC with DNS support and hostnames]" in run.output
+    check = "TASK [django_ecs.aws.vpc : Check the VPC input (AZs, subnets, flow logs)]"
+    assert len(re.findall(rf"{re.escape(check)} \*+\nok: ", run.output)) == 1, run.output
