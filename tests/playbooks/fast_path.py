@@ -1,11 +1,15 @@
 """What the converged-stack tests use (tests/playbooks/test_converged_stack.py): a fresh
-environment on the emulator, its runs, and each part's comparison result (the
-`_<part>_converged` fact its compare task sets)."""
+environment on the emulator, its runs (every one logged to one file, as molecule logs a
+scenario's), and each part's comparison result (the `_<part>_converged` fact its compare task
+sets)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,9 @@ from typing import Any
 import boto3
 
 from tests.ci.deploy_policy import recording_env
-from tests.playbooks.runner import PlaybookRun, run_playbook
+from tests.playbooks.runner import REPO_ROOT, PlaybookRun, run_playbook
+
+RECAP = re.compile(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)")
 
 
 def client(service: str) -> Any:
@@ -27,9 +33,22 @@ def client(service: str) -> Any:
 class Stack:
     def __init__(self, tmp_path: Path, prefix: str) -> None:
         self.env = prefix + uuid.uuid4().hex[:6]
+        self.directory = tmp_path
         self.outputs = tmp_path / "outputs"
         # The AWS calls of the app layer's first converge (tests/ci/deploy_policy.py's format).
         self.app_calls = tmp_path / "app-calls.jsonl"
+        # Every run on this environment logs its task results here (-v), as molecule's
+        # ANSIBLE_LOG_PATH does: the data verify scans it for the admin password.
+        self.log = tmp_path / "ansible.log"
+
+    def env_vars(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """What every run on this environment gets: its outputs directory and the shared log."""
+        return {
+            "DJANGO_ECS_OUTPUTS_DIR": str(self.outputs),
+            "ANSIBLE_LOG_PATH": str(self.log),
+            "ANSIBLE_VERBOSITY": "1",
+            **(extra or {}),
+        }
 
     def name(self, part: str) -> str:
         return f"{self.env}-djg-{part}-ander"
@@ -49,10 +68,33 @@ class Stack:
             *args,
             endpoint=os.environ["AWS_ENDPOINT_URL"],
             json_output=json_output,
-            env={"DJANGO_ECS_OUTPUTS_DIR": str(self.outputs), **(env or {})},
+            env=self.env_vars(env),
         )
         assert run.returncode == 0, run.output[-4000:]
         return run
+
+    def deploy_local(self, *args: str, env: dict[str, str] | None = None) -> int:
+        """The README's first command on this environment (scripts/deploy-local passes its
+        arguments on to site.yml); returns the recap's changed count."""
+        completed = subprocess.run(
+            ["scripts/deploy-local", "-e", json.dumps({"env_name": self.env}), *args],
+            cwd=REPO_ROOT,
+            env={
+                **os.environ,
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                "ANSIBLE_NOCOLOR": "1",
+                **self.env_vars(env),
+            },
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        output = completed.stdout + completed.stderr
+        assert completed.returncode == 0, output[-4000:]
+        recap = RECAP.search(output)
+        assert recap, output[-4000:]
+        return int(recap.group(1))
 
     def outputs_of(self, layer: str) -> dict[str, Any]:
         return json.loads((self.outputs / f"{layer}.json").read_text())
@@ -80,12 +122,11 @@ def assert_all_skipped(compared: dict[str, dict[str, Any]], changed: int) -> Non
     assert changed == 0
 
 
-def converge(tmp_path: Path) -> Stack:
-    """A stack on the local inventory, converged layer by layer as the delivery documents it:
-    the network and data layers first, then the app layer (image build and publish included,
+def converge(stack: Stack) -> Stack:
+    """The stack converged with `scripts/deploy-local`, layer by layer as the delivery documents
+    it: the network and data layers first, then the app layer (image build and publish included,
     as the local inventory builds on deploy) with its AWS calls recorded for the deploy role's
     policy test."""
-    stack = Stack(tmp_path, "fp")
-    stack.run("site.yml", "--tags", "network,data")
-    stack.run("site.yml", "--tags", "app", env=recording_env(stack.app_calls))
+    stack.deploy_local("--tags", "network,data")
+    stack.deploy_local("--tags", "app", env=recording_env(stack.app_calls))
     return stack

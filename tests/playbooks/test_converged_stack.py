@@ -1,7 +1,9 @@
-"""On the emulator, one stack of the local inventory converged once for the whole module (the
-suite's costliest step), layer by layer as the delivery documents it: the network and data layers,
-then the app layer (image build and publish included, as the local inventory builds on deploy)
-with every AWS call it makes recorded. Then, in this order:
+"""On the emulator, one stack of the local inventory (dev's values: two AZs, a NAT instance, the
+image built on deploy) for the whole module, the suite's costliest unit. In this order:
+- site.yml --check on the still empty account is a plan that creates nothing;
+- `scripts/deploy-local`, the README's first command, converges it layer by layer as the delivery
+  documents it: the network and data layers, then the app layer (image build and publish
+  included) with every AWS call it makes recorded; run again in full, it reports changed=0;
 - the deploy role (playbooks/bootstrap_ci.yml) on that environment: its generated policy allows
   every recorded call of the app layer, refuses the same calls on another environment's names,
   and cannot rewrite the role; judged by moto's IAM policy evaluator (tests/ci/deploy_policy.py);
@@ -11,15 +13,24 @@ with every AWS call it makes recorded. Then, in this order:
 - a data plan on a clone that never built the db_init zip plans instead of failing;
 - site.yml --check --diff with one value changed per layer ends with a plan naming exactly those,
   and its recorded AWS calls are reads only;
+- the layer verifies molecule's scenarios share (molecule/shared/verify_stack.yml): every
+  resource checked with boto3, each layer's drift repair, a new tag rolled out (and the same tag
+  again changing nothing), the service serving through its load balancer, a tag whose migration
+  fails stopping the roll-out while the old revision serves, the data layer's live change and
+  restored grant, and the admin password in no log of any run above;
 - the network layer: drift is planned in check mode without touching anything, then repaired, and
-  switching the NAT mode re-points routes, removing the old NAT only when asked.
+  switching the NAT mode re-points routes, removing the old NAT only when asked;
+- destroy removes the whole stack, the database included, and no task process is left.
+This module is what molecule's stack_local scenario was (its converge, idempotence, verify and
+destroy), run on the stack the checks above need anyway: one first converge instead of two.
 
 One module on purpose: `scripts/test` runs pytest with `--dist loadscope`, so a module is one
 unit of one xdist worker and the stack is converged once (xdist_group would spread the tests of
 several modules over both workers: pytest-xdist 3.8 cannot rename pytest 9.2's node ids, so the
-mark has no effect). Each test leaves the stack converged for the next, and the network test,
-which changes the NAT mode, comes last. Concurrent edits of roles/, plugins/ or playbooks/ change
-the code fingerprint and make a part run in full: run this module on a quiet tree.
+mark has no effect). Each test leaves the stack converged for the next, the verify rolls out a
+tag of its own, and the network test, which changes the NAT mode, comes before the destroy.
+Concurrent edits of roles/, plugins/ or playbooks/ change the code fingerprint and make a part
+run in full: run this module on a quiet tree.
 """
 
 from __future__ import annotations
@@ -41,12 +52,12 @@ from tests.ci.deploy_policy import (
     read_calls,
     recording_env,
 )
-from tests.playbooks.fast_path import Stack, assert_all_skipped, client, converge
+from tests.playbooks.fast_path import RECAP, Stack, assert_all_skipped, client, converge
 from tests.playbooks.runner import PlaybookRun, run_playbook
 from tests.verify.network import verify
 
 pytestmark = [
-    pytest.mark.slow(seconds=640),
+    pytest.mark.slow(seconds=1000),
     pytest.mark.skipif(
         not os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"),
         reason="needs the emulator (scripts/test starts it and exports AWS_ENDPOINT_URL)",
@@ -57,8 +68,37 @@ DATA_PARTS = ["rds", "rds_available", "db_init"]
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    return converge(tmp_path_factory.mktemp("converged-stack"))
+def empty_stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    """The module's environment, before anything of it exists."""
+    return Stack(tmp_path_factory.mktemp("converged-stack"), "fp")
+
+
+@pytest.fixture(scope="module")
+def stack(empty_stack: Stack) -> Stack:
+    return converge(empty_stack)
+
+
+def environment_vpcs(stack: Stack) -> list[str]:
+    vpcs = client("ec2").describe_vpcs(
+        Filters=[{"Name": "tag:Environment", "Values": [stack.env]}]
+    )["Vpcs"]
+    return [vpc["VpcId"] for vpc in vpcs]
+
+
+def test_check_mode_on_the_empty_account_is_a_plan_that_creates_nothing(
+    empty_stack: Stack,
+) -> None:
+    """A first deployment's plan: every layer says what it would create (the NAT instance, the
+    image build, the service) without failing on ids that do not exist yet."""
+    plan = empty_stack.run("site.yml", "--check")
+    assert int(RECAP.search(plan.output).group(1)) > 0, plan.output[-3000:]
+    assert "Would create service" in plan.output, plan.output[-3000:]
+    assert environment_vpcs(empty_stack) == []
+
+
+def test_deploy_local_again_changes_nothing(stack: Stack) -> None:
+    """The README's first command, run again on the converged stack: changed=0, every layer."""
+    assert stack.deploy_local() == 0
 
 
 @dataclass
@@ -492,6 +532,24 @@ def drift_the_network(ec2: Any, stack: Stack) -> None:
     ec2.create_tags(Resources=[subnet_id], Tags=[{"Key": "Owner", "Value": "someone-else"}])
 
 
+def test_every_layer_verifies_and_converges_a_change(stack: Stack) -> None:
+    """molecule/shared/verify_stack.yml, as molecule's verify step runs it: its nested runs read
+    the scenario's extra vars (this environment's name) and log where this module's runs do."""
+    scenario = stack.directory / "scenario"
+    scenario.mkdir(exist_ok=True)
+    (scenario / "extra_vars.yml").write_text(json.dumps({"env_name": stack.env}))
+    molecule_env = {
+        "MOLECULE_SCENARIO_DIRECTORY": str(scenario),
+        "MOLECULE_EPHEMERAL_DIRECTORY": str(stack.directory),
+    }
+    stack.run(
+        "molecule/shared/verify_stack.yml",
+        "-e",
+        f"@{scenario / 'extra_vars.yml'}",
+        env=molecule_env,
+    )
+
+
 def test_network_drift_is_planned_repaired_and_nat_modes_switch(stack: Stack) -> None:
     ec2 = client("ec2")
     assert changed(network(stack)) == 0, "the converged network layer re-runs with no change"
@@ -522,3 +580,14 @@ def test_network_drift_is_planned_repaired_and_nat_modes_switch(stack: Stack) ->
         stack, *gateway, "-e", "network_prune_unused_nat=true", "-e", f"confirm_destroy={stack.env}"
     )
     assert nat_instances(ec2, stack) == []
+
+
+def test_destroy_removes_the_whole_stack(stack: Stack) -> None:
+    """playbooks/destroy.yml with both confirmations (molecule/shared/destroy_stack.yml), on the
+    stack the tests above left: then no VPC, database or task process of it is left."""
+    stack.run("molecule/shared/destroy_stack.yml")
+    assert environment_vpcs(stack) == []
+    instances = client("rds").describe_db_instances()["DBInstances"]
+    assert [
+        i["DBInstanceIdentifier"] for i in instances if stack.env in i["DBInstanceIdentifier"]
+    ] == []
