@@ -131,8 +131,9 @@ def _resources(stamp: dict[str, Any] | None) -> list[dict[str, Any]]:
     return stamp.get("resources", []) if stamp else []
 
 
-def main() -> None:
-    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def run(module: Any) -> None:
+    """The read, on ``AnsibleAWSModule`` here or ``ControllerModule`` in the action plugin
+    (plugins/action/converged_state.py runs it in the controller's worker); ends in exit_json."""
     calls = [0]
     client = counting_clients(module, calls)
     try:
@@ -141,6 +142,10 @@ def main() -> None:
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         module.fail_json_aws(error, msg=f"Could not read the stamps under {module.params['path']}")
     module.exit_json(changed=False, parts=parts, api_calls=calls[0])
+
+
+def main() -> None:
+    run(AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == "__main__":

@@ -170,8 +170,9 @@ def read_data_layer(
     return list(instances), list(groups)
 
 
-def main() -> None:
-    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def run(module: Any) -> None:
+    """The read, on ``AnsibleAWSModule`` here or ``ControllerModule`` in the action plugin
+    (plugins/action/data_lookup.py runs it in the controller's worker); ends in exit_json."""
     retry = AWSRetry.jittered_backoff()
     params = module.params
     client = session_clients(module, retry)  # one boto3 session for both (aws_clients says why)
@@ -191,6 +192,10 @@ def main() -> None:
         migration_user=params["migration_user"],
     )
     module.exit_json(changed=False, **result)
+
+
+def main() -> None:
+    run(AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == "__main__":

@@ -117,8 +117,9 @@ def read_network(
     return vpcs, subnets, route_tables
 
 
-def main() -> None:
-    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def run(module: Any) -> None:
+    """The read, on ``AnsibleAWSModule`` here or ``ControllerModule`` in the action plugin
+    (plugins/action/network_lookup.py runs it in the controller's worker); ends in exit_json."""
     retry = AWSRetry.jittered_backoff()
     ec2 = module.client("ec2", retry_decorator=retry)
     try:
@@ -126,6 +127,10 @@ def main() -> None:
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         module.fail_json_aws(error, msg="Could not read the network layer")
     module.exit_json(changed=False, **network_lookup_result(vpcs, subnets, route_tables))
+
+
+def main() -> None:
+    run(AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == "__main__":

@@ -280,8 +280,9 @@ def desired_from(params: dict[str, Any], region: str) -> DesiredNetwork:
     )
 
 
-def main() -> None:
-    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def run(module: Any) -> None:
+    """The read, on ``AnsibleAWSModule`` here or ``ControllerModule`` in the action plugin
+    (plugins/action/network_state.py runs it in the controller's worker); ends in exit_json."""
     desired = desired_from(module.params, module.region)
     calls = [0]
     client = counting_clients(module, calls)
@@ -307,6 +308,10 @@ def main() -> None:
         outputs=network_outputs(desired, observed, module.params["nat_mode"]),
         api_calls=calls[0],
     )
+
+
+def main() -> None:
+    run(AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == "__main__":
