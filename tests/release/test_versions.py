@@ -17,7 +17,7 @@ from tests.release.conftest import REPO_ROOT
 
 PLUGINS = REPO_ROOT / "plugins"
 # Code shared by plugins, and action plugins (their documentation is the module of their name).
-UNDOCUMENTED_TYPES = {"module_utils", "action"}
+UNDOCUMENTED_TYPES = {"module_utils", "plugin_utils", "action"}
 COLLECTION_VERSION = yaml.safe_load((REPO_ROOT / "galaxy.yml").read_text())["version"]
 
 
