@@ -24,19 +24,19 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
     gather_sdk_versions,
     get_aws_region,
 )
-from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
+from ansible_collections.amazon.aws.plugins.module_utils.modules import (
+    AnsibleAWSModule,
+    aws_argument_spec,
+)
 from ansible_collections.django_ecs.aws.plugins.module_utils.aws_clients import session_clients
 
 
@@ -79,22 +79,10 @@ class ControllerModule:
     def fail_json(self, **result: Any) -> NoReturn:
         raise ModuleEnded({**result, "failed": True})
 
-    def fail_json_aws(
-        self, exception: BaseException, msg: str | None = None, **kwargs: Any
-    ) -> NoReturn:
-        """The failure ``AnsibleAWSModule.fail_json_aws`` returns: the message, the traceback, the
-        SDK versions and the error response."""
-        detail = to_native(getattr(exception, "message", exception))
-        failure = {
-            "msg": f"{msg}: {detail}" if msg is not None else detail,
-            "exception": traceback.format_exc(),
-            **gather_sdk_versions(),
-            **kwargs,
-        }
-        response = getattr(exception, "response", None)
-        if response is not None:
-            failure.update(camel_dict_to_snake_dict(response))
-        self.fail_json(**failure)
+    # amazon.aws's own failure for an SDK error (message, traceback, SDK versions, the error
+    # response), bound to this class: it needs only fail_json and _gather_versions.
+    fail_json_aws = AnsibleAWSModule.fail_json_aws
+    _gather_versions = staticmethod(gather_sdk_versions)
 
 
 def run_in_process(

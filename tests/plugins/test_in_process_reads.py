@@ -123,7 +123,8 @@ def test_it_runs_in_process_only_where_the_module_would_run_here(
 
 
 def test_a_virtualenv_is_not_the_python_it_links_to() -> None:
-    # The venv's python is a link to the system interpreter, which lacks the venv's boto3.
-    assert module_runs_here("local", False, os.path.realpath(sys.executable)) is (
-        os.path.realpath(sys.executable) == os.path.abspath(sys.executable)
-    )
+    # The venv's python links to the system interpreter, which lacks the venv's boto3.
+    linked_to = os.path.realpath(sys.executable)
+    if linked_to == os.path.abspath(sys.executable):
+        pytest.skip("this Python is not a link (not a virtualenv's)")
+    assert module_runs_here("local", False, linked_to) is False
